@@ -1,0 +1,77 @@
+# cct build: one Makefile, every dependency from pkg-config.
+#   make              build build/cct (release, -Werror)
+#   make SANITIZE=1   build build-asan/cct with ASan + UBSan
+#   make BUILD=dir    put objects and the binary in another folder (parallel work trees)
+#   make run          install missing packages, build, start the service on :8000
+#   make test         install what tests need, build both variants, run every suite
+
+PKGS := libmicrohttpd jansson libsodium libjwt sqlite3 libpq hiredis \
+        libavformat libavcodec libavfilter libswresample libswscale libavutil \
+        vips libarchive libmagic libcurl libseccomp
+
+CC      ?= cc
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+BUILD   ?= build-asan
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT     := -O1 -g
+else
+BUILD   ?= build
+SANFLAGS :=
+OPT     := -O2 -g
+endif
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
+           -Wno-unused-parameter
+CFLAGS  += -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) -Isrc \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+LDFLAGS += $(SANFLAGS)
+
+SRC     := $(shell find src -name '*.c' | sort)
+LIBSRC  := $(filter-out src/programs/%,$(SRC))
+OBJ     := $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/embed.o
+LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o) $(BUILD)/embed.o
+UNIT    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+
+.PHONY: all run test unit clean install-deps format-check
+all: $(BUILD)/cct
+
+$(BUILD)/cct: $(OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"
+	@$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# Files baked into the binary (OpenAPI document, migrations, web page): see src/util/embed.S.
+EMBEDDED := $(wildcard docs/openapi.json migrations/sqlite/*.sql web/*)
+$(BUILD)/embed.o: src/util/embed.S $(EMBEDDED)
+	@mkdir -p $(dir $@)
+	$(CC) -c -Wa,-I. -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBOBJ) $(LDLIBS) $(shell pkg-config --libs cmocka)
+
+unit: $(UNIT)
+	@set -e; for t in $(UNIT); do echo "== $$t"; $$t; done
+
+install-deps:
+	bash scripts/install-deps.sh
+
+run: install-deps
+	$(MAKE) all
+	bash scripts/run.sh
+
+test:
+	bash scripts/test.sh
+
+format-check:
+	clang-format --dry-run --Werror $(SRC) $(wildcard src/*/*.h src/*/*/*.h)
+
+clean:
+	rm -rf build build-asan
+
+-include $(OBJ:.o=.d)

@@ -1,0 +1,1 @@
+-- 001_init.sql: first schema (filled in by the data adapter)

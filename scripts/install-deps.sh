@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# install-deps.sh - installs every Debian package cct needs to build, run, test and benchmark.
+# Usage: scripts/install-deps.sh [run|test|bench]   (default: run)
+# Only missing packages are installed; apt-get update runs only when something is missing.
+set -euo pipefail
+
+what=${1:-run}
+
+build=(build-essential pkg-config
+    libmicrohttpd-dev libjansson-dev libsodium-dev libjwt-dev libsqlite3-dev libpq-dev libhiredis-dev
+    libavformat-dev libavcodec-dev libavfilter-dev libswresample-dev libswscale-dev libavutil-dev
+    libvips-dev libarchive-dev libmagic-dev libcurl4-openssl-dev libseccomp-dev)
+testing=(libcmocka-dev ffmpeg libvips-tools libarchive-tools python3 python3-pytest curl file
+    sqlite3 zstd xz-utils bzip2 p7zip-full)
+bench=(wrk hyperfine time)
+
+pkgs=("${build[@]}")
+case "$what" in
+run) ;;
+test) pkgs+=("${testing[@]}") ;;
+bench) pkgs+=("${testing[@]}" "${bench[@]}") ;;
+*) echo "usage: $0 [run|test|bench]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# test.sh - what `make test` runs: installs the test packages, builds the normal and the
+# sanitizer (ASan + UBSan) variants, then runs the unit tests (cmocka) and the integration
+# suites (pytest: real `cct serve`, `cct convert`, ffprobe) against each build.
+# Set CCT_TEST_QUICK=1 to skip the sanitizer pass while developing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh test
+jobs=$(nproc)
+
+make -j"$jobs" all
+if [ "${CCT_TEST_QUICK:-0}" != 1 ]; then
+    make -j"$jobs" SANITIZE=1 all
+fi
+
+builds=(build)
+[ "${CCT_TEST_QUICK:-0}" = 1 ] || builds+=(build-asan)
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# libvips/glib keep process-lifetime caches that LeakSanitizer reports; ours must not leak.
+export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
+
+status=0
+for b in "${builds[@]}"; do
+    echo "=== unit tests ($b)"
+    if [ "$b" = build-asan ]; then make -j"$jobs" SANITIZE=1 unit || status=1
+    else make -j"$jobs" unit || status=1; fi
+    echo "=== integration tests ($b)"
+    CCT_BIN=$PWD/$b/cct /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration || status=1
+done
+exit $status
