@@ -28,3 +28,4 @@ cct_err tasks_open_by_filename(struct app *app, int64_t user_id, const char *nam
                                uint64_t *size, char *out_name, size_t name_len, const char **mime) { return CCT_EUNSUPPORTED; }
 cct_err tasks_recover(struct app *app, int *n) { return CCT_EUNSUPPORTED; }
 cct_err tasks_sweep(struct app *app, int64_t now, int *n) { return CCT_EUNSUPPORTED; }
+cct_err tasks_stats(struct app *app, struct tasks_stats *out) { return CCT_EUNSUPPORTED; }

@@ -43,8 +43,8 @@ enum task_file { TASK_FILE_ORIGINAL, TASK_FILE_RESULT };
  * is not ready. */
 cct_err tasks_open_file(struct app *app, int64_t user_id, int64_t id, enum task_file which,
                         int *fd, uint64_t *size, char *name, size_t name_len, const char **mime);
-/* The original's path: the caller's newest task whose result name or file name is `name`
- * (result preferred when processed). */
+/* The original download path /api/files/{name}: the caller's newest task whose result name
+ * (when processed) or file name is `name`; the result is preferred. */
 cct_err tasks_open_by_filename(struct app *app, int64_t user_id, const char *name, int *fd,
                                uint64_t *size, char *out_name, size_t name_len, const char **mime);
 
@@ -52,5 +52,14 @@ cct_err tasks_open_by_filename(struct app *app, int64_t user_id, const char *nam
 cct_err tasks_recover(struct app *app, int *n);
 /* Deletes the files of tasks older than RETENTION_HOURS and marks them expired. */
 cct_err tasks_sweep(struct app *app, int64_t now, int *n);
+
+struct tasks_stats {
+    int64_t by_status[TASK_STATUS_COUNT];
+    double conversion_seconds; /* summed over finished tasks */
+    int64_t conversions;       /* finished tasks counted in conversion_seconds */
+    int64_t queue_waiting, queue_taken;
+};
+/* Figures for /metrics. */
+cct_err tasks_stats(struct app *app, struct tasks_stats *out);
 
 #endif
