@@ -1,6 +1,104 @@
-/* conv.c - engine entry points (stub: not written yet) */
+/* conv.c - the engine's entry points: default limits, format detection from the bytes
+ * (libmagic first, then libav or libarchive where the container needs a closer look), and
+ * dispatch of a request to the engine for its kind. */
 #include "domain/convert/conv.h"
 
-void conv_limits_default(struct conv_limits *l) { (void)l; }
-cct_err conv_detect(const char *path, char *fmt, size_t n, struct cct_error *err) { return cct_error_set(err, CCT_EUNSUPPORTED, "not written yet"); }
-cct_err conv_run(const struct conv_request *r, struct cct_error *err) { return cct_error_set(err, CCT_EUNSUPPORTED, "not written yet"); }
+#include <magic.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "domain/formats.h"
+#include "util/config.h"
+
+void conv_limits_default(struct conv_limits *l)
+{
+    l->cpu_seconds = cfg.job_cpu > 0 ? cfg.job_cpu : 1800;
+    l->wall_seconds = cfg.job_timeout > 0 ? cfg.job_timeout : 900;
+    l->memory_bytes = (cfg.job_memory_mb > 0 ? cfg.job_memory_mb : 2048) * 1024 * 1024;
+    l->output_bytes = (cfg.job_output_mb > 0 ? cfg.job_output_mb : 4096) * 1024 * 1024;
+    l->max_pixels = 16384LL * 16384;           /* 268 Mpx: larger images are refused */
+    l->max_unpacked = 8LL * 1024 * 1024 * 1024; /* archives may expand to 8 GiB at most */
+    l->max_duration_s = 6 * 3600;
+}
+
+/* MIME types libmagic settles on its own. */
+static const struct {
+    const char *mime;
+    const char *fmt;
+} mime_map[] = {
+    {"image/png", "png"},   {"image/jpeg", "jpg"},       {"image/webp", "webp"},
+    {"image/gif", "gif"},   {"image/bmp", "bmp"},        {"image/x-ms-bmp", "bmp"},
+    {"image/tiff", "tiff"}, {"image/avif", "avif"},      {"image/heic", "heic"},
+    {"image/heif", "heic"}, {"application/zip", "zip"},  {"application/x-7z-compressed", "7z"},
+};
+
+/* MIME prefixes that send the file to a closer look. */
+static const char *const av_prefixes[] = {"audio/", "video/", "application/ogg",
+                                          "application/octet-stream", "application/vnd.ms-asf"};
+static const char *const archive_mimes[] = {"application/gzip", "application/x-bzip2",
+                                            "application/x-xz", "application/zstd",
+                                            "application/x-tar", "application/x-gtar"};
+
+static cct_err magic_mime(const char *path, char *mime, size_t n, struct cct_error *err)
+{
+    magic_t m = magic_open(MAGIC_MIME_TYPE | MAGIC_NO_CHECK_ELF | MAGIC_NO_CHECK_CDF | MAGIC_ERROR);
+    if (!m)
+        return cct_error_set(err, CCT_ENOMEM, "cannot start libmagic");
+    cct_err rc = CCT_OK;
+    const char *r = NULL;
+    if (magic_load(m, NULL) != 0) {
+        rc = cct_error_set(err, CCT_EINTERNAL, "libmagic: %s", magic_error(m));
+        goto out;
+    }
+    r = magic_file(m, path);
+    if (!r) {
+        rc = cct_error_set(err, CCT_EIO, "cannot read the file: %s", magic_error(m));
+        goto out;
+    }
+    snprintf(mime, n, "%s", r);
+out:
+    magic_close(m);
+    return rc;
+}
+
+cct_err conv_detect(const char *path, char *fmt, size_t n, struct cct_error *err)
+{
+    char mime[128];
+    struct stat st;
+    snprintf(fmt, n, "other");
+    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+        return cct_error_set(err, CCT_EIO, "cannot read the input file");
+    if (st.st_size == 0)
+        return cct_error_set(err, CCT_EINVAL, "the file is empty");
+    cct_err rc = magic_mime(path, mime, sizeof mime, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < sizeof mime_map / sizeof mime_map[0]; i++)
+        if (strcmp(mime, mime_map[i].mime) == 0) {
+            snprintf(fmt, n, "%s", mime_map[i].fmt);
+            return CCT_OK;
+        }
+    for (size_t i = 0; i < sizeof archive_mimes / sizeof archive_mimes[0]; i++)
+        if (strcmp(mime, archive_mimes[i]) == 0)
+            return conv_archive_detect(path, fmt, n, err);
+    for (size_t i = 0; i < sizeof av_prefixes / sizeof av_prefixes[0]; i++)
+        if (strncmp(mime, av_prefixes[i], strlen(av_prefixes[i])) == 0)
+            return conv_av_detect(path, fmt, n, err);
+    return CCT_OK; /* any other file: "other", which can still be archived */
+}
+
+cct_err conv_run(const struct conv_request *r, struct cct_error *err)
+{
+    const struct format *from = format_find(r->from), *to = format_find(r->to);
+    if (!from || !to)
+        return cct_error_set(err, CCT_EUNSUPPORTED, "unknown format %s", from ? r->to : r->from);
+    if (!formats_can_convert(r->from, r->to, r->preset))
+        return cct_error_set(err, CCT_EUNSUPPORTED, "cannot convert %s to %s", r->from, r->to);
+    if (to->kind == FMT_ARCHIVE)
+        return conv_archive_run(r, err);
+    if (from->kind == FMT_IMAGE)
+        return conv_image_run(r, err);
+    return conv_av_run(r, err); /* audio, video, video -> animated gif */
+}

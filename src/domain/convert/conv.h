@@ -50,6 +50,16 @@ cct_err conv_run(const struct conv_request *r, struct cct_error *err);
  * pipe. A crash, a signal or a limit becomes an error with a clear reason. */
 cct_err conv_run_sandboxed(const struct conv_request *r, struct cct_error *err);
 
+/* Detectors behind conv_detect for what libmagic alone cannot tell apart: the libav probe
+ * (mp4/m4a/mov, ogg/opus, webm/mkv, wma/wmv ...) and libarchive (tar.gz vs a lone .gz).
+ * Each writes a formats.h name, "other" when the file is not one it knows. */
+cct_err conv_av_detect(const char *path, char *fmt, size_t n, struct cct_error *err);
+cct_err conv_archive_detect(const char *path, char *fmt, size_t n, struct cct_error *err);
+
+/* The only demuxers a job may open (comma-separated libav names): no playlists, concat lists,
+ * image sequences or anything else that refers to other files or to the network. */
+extern const char conv_av_demuxers[];
+
 /* The engines behind conv_run, one per kind. */
 cct_err conv_av_run(const struct conv_request *r, struct cct_error *err);
 cct_err conv_image_run(const struct conv_request *r, struct cct_error *err);
