@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "domain/convert/conv.h"
+#include "domain/convert/conv_av.h"
 
 const char conv_av_demuxers[] = "mp3,wav,ogg,aac,mov,mp4,m4a,3gp,3g2,mj2,flac,asf,aiff,"
                                 "matroska,webm,avi,mpeg,mpegts,mpegvideo,gif,mp2";
@@ -48,6 +49,7 @@ cct_err conv_av_detect(const char *path, char *fmt, size_t n, struct cct_error *
     int video = 0, audio = 0, webm_only = 1;
     enum AVCodecID first_audio = AV_CODEC_ID_NONE;
     snprintf(fmt, n, "other");
+    conv_av_log_setup();
     int ret = open_input(path, &ic);
     if (ret < 0) {
         avformat_close_input(&ic);
@@ -92,8 +94,8 @@ cct_err conv_av_detect(const char *path, char *fmt, size_t n, struct cct_error *
     else if (video && (strcmp(name, "mpeg") == 0 || strcmp(name, "mpegts") == 0 ||
                        strcmp(name, "mpegvideo") == 0))
         out = "mpeg";
-    else if (!video && (strcmp(name, "mp3") == 0 || (strcmp(name, "mpeg") == 0 &&
-                                                    first_audio == AV_CODEC_ID_MP3)))
+    else if (!video && (strcmp(name, "mp3") == 0 ||
+                        (strcmp(name, "mpeg") == 0 && first_audio == AV_CODEC_ID_MP3)))
         out = "mp3";
     else if (!video && strcmp(name, "wav") == 0)
         out = "wav";
