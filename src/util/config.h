@@ -28,6 +28,7 @@ struct cct_config {
     int64_t job_cpu;          /* JOB_CPU_SECONDS */
     int64_t job_memory_mb;    /* JOB_MEMORY_MB address-space limit per conversion */
     int64_t job_output_mb;    /* JOB_OUTPUT_MB largest file a conversion may write */
+    int64_t archive_max_mb;   /* ARCHIVE_MAX_UNPACKED_MB most an archive may expand to */
     int64_t shutdown_grace;   /* SHUTDOWN_GRACE_SECONDS */
     char log_level[16];       /* LOG_LEVEL */
 };

@@ -19,7 +19,7 @@ void conv_limits_default(struct conv_limits *l)
     l->memory_bytes = (cfg.job_memory_mb > 0 ? cfg.job_memory_mb : 2048) * 1024 * 1024;
     l->output_bytes = (cfg.job_output_mb > 0 ? cfg.job_output_mb : 4096) * 1024 * 1024;
     l->max_pixels = 16384LL * 16384;           /* 268 Mpx: larger images are refused */
-    l->max_unpacked = 8LL * 1024 * 1024 * 1024; /* archives may expand to 8 GiB at most */
+    l->max_unpacked = (cfg.archive_max_mb > 0 ? cfg.archive_max_mb : 8192) * 1024 * 1024;
     l->max_duration_s = 6 * 3600;
 }
 
