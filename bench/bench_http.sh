@@ -26,8 +26,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# LOG_LEVEL=warn: one log line per request would measure the terminal, not the server.
-HOST=127.0.0.1 PORT=$port DATA_DIR=$tmp/data WORKERS=1 LOG_LEVEL=warn "$bin" serve 2>"$tmp/serve.log" &
+# Logs go to a file as in production (LOG_LEVEL=info: one line per request); LOG_LEVEL=warn
+# measures without them.
+HOST=127.0.0.1 PORT=$port DATA_DIR=$tmp/data WORKERS=1 LOG_LEVEL=${LOG_LEVEL:-info} "$bin" serve 2>"$tmp/serve.log" &
 pid=$!
 url=http://127.0.0.1:$port
 for _ in $(seq 100); do curl -fs "$url/healthz" >/dev/null && break; sleep 0.1; done

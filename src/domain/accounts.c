@@ -248,6 +248,63 @@ out:
     return rc;
 }
 
+/* Verified tokens, remembered per thread so that the HMAC and the JSON parse run once per
+ * token and thread rather than on every request (GET /api/tasks/{id} is the hot path). Only
+ * tokens that passed every check are stored, keyed by SipHash of the whole string and
+ * compared in full, under the same secret; the expiry is checked again on every hit. */
+#define TOKEN_CACHE_SLOTS 64
+#define TOKEN_CACHE_LEN 512 /* longer tokens are verified every time */
+
+struct token_cache_entry {
+    uint64_t hash, secret_tag; /* secret_tag: which key verified it */
+    int64_t uid, exp;
+    size_t len;
+    char token[TOKEN_CACHE_LEN];
+};
+
+static _Thread_local struct token_cache_entry token_cache[TOKEN_CACHE_SLOTS];
+static unsigned char token_cache_key[crypto_shorthash_KEYBYTES];
+static pthread_once_t token_cache_once = PTHREAD_ONCE_INIT;
+
+static void token_cache_init(void)
+{
+    randombytes_buf(token_cache_key, sizeof token_cache_key);
+}
+
+static uint64_t token_hash(const char *token, size_t len)
+{
+    uint64_t h;
+    pthread_once(&token_cache_once, token_cache_init);
+    crypto_shorthash((unsigned char *)&h, (const unsigned char *)token, len, token_cache_key);
+    return h;
+}
+
+/* The cached uid of a token that verified before and has not expired, or 0. */
+static int64_t token_cache_get(const char *token, size_t len, uint64_t h, uint64_t tag,
+                               int64_t now)
+{
+    const struct token_cache_entry *e = &token_cache[h % TOKEN_CACHE_SLOTS];
+    if (len >= TOKEN_CACHE_LEN || e->hash != h || e->secret_tag != tag || e->len != len ||
+        e->exp <= now ||
+        memcmp(e->token, token, len) != 0)
+        return 0;
+    return e->uid;
+}
+
+static void token_cache_put(const char *token, size_t len, uint64_t h, uint64_t tag, int64_t uid,
+                            int64_t exp)
+{
+    if (len >= TOKEN_CACHE_LEN)
+        return;
+    struct token_cache_entry *e = &token_cache[h % TOKEN_CACHE_SLOTS];
+    e->hash = h;
+    e->secret_tag = tag;
+    e->uid = uid;
+    e->exp = exp;
+    e->len = len;
+    memcpy(e->token, token, len);
+}
+
 cct_err accounts_verify_token(const char *token, int64_t *user_id, struct cct_error *err)
 {
     cct_err rc = CCT_EAUTH;
@@ -256,8 +313,17 @@ cct_err accounts_verify_token(const char *token, int64_t *user_id, struct cct_er
     size_t klen = strnlen(cfg.jwt_secret, sizeof cfg.jwt_secret);
     if (user_id)
         *user_id = 0;
-    if (!token || klen == 0 || strnlen(token, TOKEN_MAX + 1) > TOKEN_MAX)
+    size_t tlen = token ? strnlen(token, TOKEN_MAX + 1) : 0;
+    if (!token || klen == 0 || tlen > TOKEN_MAX)
         goto out;
+    int64_t now = (int64_t)time(NULL);
+    uint64_t h = token_hash(token, tlen), tag = token_hash(cfg.jwt_secret, klen);
+    int64_t cached = token_cache_get(token, tlen, h, tag, now);
+    if (cached > 0) {
+        if (user_id)
+            *user_id = cached;
+        return CCT_OK;
+    }
     if (jwt_decode(&jwt, token, (const unsigned char *)cfg.jwt_secret, (int)klen) != 0 || !jwt)
         goto out;
     if (jwt_get_alg(jwt) != JWT_ALG_HS256)
@@ -275,12 +341,13 @@ cct_err accounts_verify_token(const char *token, int64_t *user_id, struct cct_er
     long exp = jwt_get_grant_int(jwt, "exp");
     if (errno)
         goto out;
-    if ((int64_t)exp <= (int64_t)time(NULL)) {
+    if ((int64_t)exp <= now) {
         why = "token expired";
         goto out;
     }
     if (user_id)
         *user_id = uid;
+    token_cache_put(token, tlen, h, tag, uid, exp);
     rc = CCT_OK;
 out:
     jwt_free(jwt);

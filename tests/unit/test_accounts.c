@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -361,6 +362,36 @@ static void token_rejections(void **state)
     assert_int_not_equal(accounts_issue_token(0, now, 600, token, sizeof token, &exp), CCT_OK);
 }
 
+/* A verified token is remembered per thread: the memory must not outlive its expiry nor
+ * survive a change of secret. */
+static void token_cache_respects_expiry_and_secret(void **state)
+{
+    (void)state;
+    struct cct_error err = {0};
+    char token[1024];
+    int64_t exp, uid = -1;
+    int64_t now = now_s();
+
+    assert_int_equal(accounts_issue_token(7, now - 59, 60, token, sizeof token, &exp), CCT_OK);
+    assert_int_equal(accounts_verify_token(token, &uid, &err), CCT_OK); /* now cached */
+    assert_int_equal(uid, 7);
+    while (now_s() <= exp)
+        usleep(100 * 1000);
+    assert_int_equal(accounts_verify_token(token, &uid, &err), CCT_EAUTH);
+    assert_string_equal(err.msg, "token expired");
+
+    assert_int_equal(accounts_issue_token(8, now_s(), 600, token, sizeof token, &exp), CCT_OK);
+    assert_int_equal(accounts_verify_token(token, &uid, &err), CCT_OK);
+    assert_int_equal(accounts_verify_token(token, &uid, &err), CCT_OK); /* a cache hit */
+    assert_int_equal(uid, 8);
+    char saved[sizeof cfg.jwt_secret];
+    memcpy(saved, cfg.jwt_secret, sizeof saved);
+    snprintf(cfg.jwt_secret, sizeof cfg.jwt_secret, "%s", "another-secret-another-secret-123456");
+    assert_int_equal(accounts_verify_token(token, &uid, &err), CCT_EAUTH);
+    memcpy(cfg.jwt_secret, saved, sizeof saved);
+    assert_int_equal(accounts_verify_token(token, &uid, &err), CCT_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -370,6 +401,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(login_failures_same_message, setup, teardown),
         cmocka_unit_test_setup_teardown(rate_limit_per_user_and_address, setup, teardown),
         cmocka_unit_test_setup_teardown(token_rejections, setup, teardown),
+        cmocka_unit_test_setup_teardown(token_cache_respects_expiry_and_secret, setup, teardown),
     };
     return cmocka_run_group_tests_name("accounts", tests, NULL, NULL);
 }
