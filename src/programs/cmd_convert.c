@@ -1,8 +1,12 @@
 /* cmd_convert.c - `cct convert IN OUT [--to FORMAT] [--preset P]`: one file on the command
- * line through the same sandboxed engine the workers use, with a progress bar on a terminal. */
+ * line through the same sandboxed engine the workers use (detection included), with a progress
+ * bar and the elapsed time on a terminal; Ctrl-C cancels cleanly (no partial output). */
+#include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "domain/convert/conv.h"
@@ -44,20 +48,55 @@ static const char *format_from_name(const char *path)
     return best->name;
 }
 
+/* Ctrl-C or a TERM: the sandbox sees a non-zero progress answer, kills the child and removes
+ * the partial output, instead of this process dying and leaving both behind. */
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    interrupted = sig;
+}
+
+static void catch_interrupts(void)
+{
+    struct sigaction sa = {.sa_handler = on_interrupt}; /* no SA_RESTART: wake the poll */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
 struct bar {
     int tty;
     int last;
+    int64_t start_ms; /* for the elapsed time */
+    int64_t shown_s;
 };
 
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Redraws "[#####     ]  40%  0:12" when the percentage or the elapsed second changes; the
+ * sandbox calls this at least twice a second, so the clock keeps moving on a silent engine. */
 static int show_progress(void *ud, int percent)
 {
     struct bar *b = ud;
-    if (!b->tty || percent == b->last)
+    if (interrupted)
+        return 1;
+    if (!b->tty)
+        return 0;
+    int64_t secs = (monotonic_ms() - b->start_ms) / 1000;
+    if (percent == b->last && secs == b->shown_s)
         return 0;
     b->last = percent;
+    b->shown_s = secs;
     int filled = percent / 4;
-    fprintf(stderr, "\r[%.*s%*s] %3d%%", filled, "#########################", 25 - filled, "",
-            percent);
+    fprintf(stderr, "\r[%.*s%*s] %3d%%  %" PRId64 ":%02" PRId64, filled,
+            "#########################", 25 - filled, "", percent, secs / 60, secs % 60);
     fflush(stderr);
     return 0;
 }
@@ -108,7 +147,8 @@ int cmd_convert(int argc, char **argv)
     }
     struct cct_error err = {0};
     char from[32];
-    if (conv_detect(in, from, sizeof from, &err) != CCT_OK) {
+    catch_interrupts();
+    if (conv_detect_sandboxed(in, from, sizeof from, &err) != CCT_OK) {
         fprintf(stderr, "cct convert: %s: %s\n", in, err.msg);
         return 1;
     }
@@ -121,15 +161,29 @@ int cmd_convert(int argc, char **argv)
         fprintf(stderr, "\n");
         return 1;
     }
-    struct bar bar = {.tty = isatty(STDERR_FILENO), .last = -1};
+    struct bar bar = {
+        .tty = isatty(STDERR_FILENO), .last = -1, .start_ms = monotonic_ms(), .shown_s = -1};
+    if (interrupted) { /* during detection, which cannot be cancelled (it is short) */
+        fprintf(stderr, "cct convert: interrupted; %s was not written\n", out);
+        return 128 + interrupted;
+    }
     struct conv_request req = {
-        .in_path = in, .out_path = out, .from = from, .to = to, .preset = preset,
-        .progress = show_progress, .progress_ud = &bar,
+        .in_path = in,
+        .out_path = out,
+        .from = from,
+        .to = to,
+        .preset = preset,
+        .progress = show_progress,
+        .progress_ud = &bar,
     };
     conv_limits_default(&req.limits);
     cct_err rc = conv_run_sandboxed(&req, &err);
     if (bar.tty && bar.last >= 0)
         fprintf(stderr, "\n");
+    if (rc == CCT_ECANCELLED && interrupted) {
+        fprintf(stderr, "cct convert: interrupted; %s was not written\n", out);
+        return 128 + interrupted;
+    }
     if (rc != CCT_OK) {
         fprintf(stderr, "cct convert: %s -> %s failed: %s\n", from, to,
                 err.msg[0] ? err.msg : cct_strerror(rc));

@@ -43,6 +43,11 @@ void conv_limits_default(struct conv_limits *l);
  * writes a formats.h name into fmt ("other" for anything unrecognised). */
 cct_err conv_detect(const char *path, char *fmt, size_t n, struct cct_error *err);
 
+/* conv_detect() in a sandboxed child (same limits and seccomp as a conversion, at most 60 s):
+ * for callers that must not parse untrusted bytes in their own process (the HTTP server).
+ * Fork-based: see the assumptions at the top of sandbox.c. */
+cct_err conv_detect_sandboxed(const char *path, char *fmt, size_t n, struct cct_error *err);
+
 /* Converts in this process. On failure err->msg says why, for the user. */
 cct_err conv_run(const struct conv_request *r, struct cct_error *err);
 
