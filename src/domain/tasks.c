@@ -93,7 +93,8 @@ void tasks_upload_abort(struct upload **u)
     *u = NULL;
 }
 
-/* Detects the stored object's format: from its local path, or from a temporary copy. */
+/* Detects the stored object's format in a sandboxed child (hostile bytes are parsed there,
+ * never in the server): from its local path, or from a temporary copy. */
 static cct_err detect_stored(struct app *app, const char *key, char *fmt, size_t n,
                              struct cct_error *err)
 {
@@ -101,7 +102,7 @@ static cct_err detect_stored(struct app *app, const char *key, char *fmt, size_t
     struct storage *s = app->storage;
     cct_err rc = s->ops->local_path(s, key, path, sizeof path);
     if (rc == CCT_OK)
-        return conv_detect(path, fmt, n, err);
+        return conv_detect_sandboxed(path, fmt, n, err);
     if (rc != CCT_EUNSUPPORTED)
         return cct_error_set(err, rc, "cannot read the upload back; try again later");
     snprintf(path, sizeof path, "%s/detect-XXXXXX", cfg.data_dir);
@@ -112,7 +113,7 @@ static cct_err detect_stored(struct app *app, const char *key, char *fmt, size_t
     if ((rc = s->ops->fetch(s, key, path)))
         cct_error_set(err, rc, "cannot read the upload back; try again later");
     else
-        rc = conv_detect(path, fmt, n, err);
+        rc = conv_detect_sandboxed(path, fmt, n, err);
     unlink(path);
     return rc;
 }
