@@ -82,6 +82,27 @@ static int set_row(const struct cfg_row *r, const char *val, char *err, size_t e
     return 0;
 }
 
+/* Makes a relative path absolute against the working directory, so that it still names the
+ * same place after a conversion child changes into its job folder. */
+static int absolute_path(char *path, size_t size, const char *name, char *err, size_t errlen)
+{
+    char cwd[4096], tmp[sizeof cwd + 1024 + 2];
+    if (!path[0] || path[0] == '/')
+        return 0;
+    if (!getcwd(cwd, sizeof cwd)) {
+        snprintf(err, errlen, "config: cannot resolve %s=\"%s\": %s", name, path, strerror(errno));
+        return -1;
+    }
+    const char *rel = strncmp(path, "./", 2) == 0 ? path + 2 : path;
+    int n = snprintf(tmp, sizeof tmp, "%s/%s", cwd, rel);
+    if (n < 0 || (size_t)n >= size) {
+        snprintf(err, errlen, "config: %s is too long once made absolute", name);
+        return -1;
+    }
+    memcpy(path, tmp, (size_t)n + 1);
+    return 0;
+}
+
 int config_load(char *err, size_t errlen)
 {
     memset(&cfg, 0, sizeof cfg);
@@ -99,6 +120,17 @@ int config_load(char *err, size_t errlen)
         return -1;
     }
     log_min_level = (enum log_level)lvl;
+    if (absolute_path(cfg.data_dir, sizeof cfg.data_dir, "DATA_DIR", err, errlen) < 0 ||
+        absolute_path(cfg.storage_dir, sizeof cfg.storage_dir, "STORAGE_DIR", err, errlen) < 0)
+        return -1;
+    if (strncmp(cfg.database_url, "sqlite:", 7) == 0 && cfg.database_url[7] != '/' &&
+        cfg.database_url[7] != '\0') {
+        char file[sizeof cfg.database_url];
+        memcpy(file, cfg.database_url + 7, strlen(cfg.database_url + 7) + 1);
+        if (absolute_path(file, sizeof file - 7, "DATABASE_URL", err, errlen) < 0)
+            return -1;
+        memcpy(cfg.database_url + 7, file, strlen(file) + 1);
+    }
     if (!cfg.database_url[0] &&
         snprintf(cfg.database_url, sizeof cfg.database_url, "sqlite:%s/cct.db", cfg.data_dir) >=
             (int)sizeof cfg.database_url) {

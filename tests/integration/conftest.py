@@ -127,8 +127,9 @@ class Server:
         self.log_path = os.path.join(self.tmp, "serve.log")
         self.cct_bin = cct_bin
         self.env = dict(os.environ)
+        # serve runs in self.tmp with a relative DATA_DIR, as `make run` does (./data)
         self.env.update({
-            "HOST": self.host, "PORT": str(self.port), "DATA_DIR": self.data_dir,
+            "HOST": self.host, "PORT": str(self.port), "DATA_DIR": "data",
             "WORKERS": str(workers), "HTTP_THREADS": "4", "LOG_LEVEL": "info",
             "SHUTDOWN_GRACE_SECONDS": "10",
         })
@@ -141,7 +142,8 @@ class Server:
     def start(self, timeout=30):
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([self.cct_bin, "serve"], env=self.env, stdout=self._log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     cwd=self.tmp)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -5,7 +5,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/config.h"
 #include "util/err.h"
@@ -26,9 +28,15 @@ static void defaults(void **state)
     char err[256] = "";
     assert_int_equal(config_load(err, sizeof err), 0);
     assert_int_equal(cfg.port, 8000);
-    assert_string_equal(cfg.data_dir, "./data");
-    assert_string_equal(cfg.database_url, "sqlite:./data/cct.db");
-    assert_string_equal(cfg.storage_dir, "./data/files");
+    /* relative paths are made absolute: a conversion child runs in its own folder */
+    char cwd[4096], want[4200];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    snprintf(want, sizeof want, "%s/data", cwd);
+    assert_string_equal(cfg.data_dir, want);
+    snprintf(want, sizeof want, "sqlite:%s/data/cct.db", cwd);
+    assert_string_equal(cfg.database_url, want);
+    snprintf(want, sizeof want, "%s/data/files", cwd);
+    assert_string_equal(cfg.storage_dir, want);
     assert_int_equal(cfg.retention_hours, 24);
     assert_true(cfg.workers >= 1);
 }
