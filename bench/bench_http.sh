@@ -6,41 +6,19 @@
 # Environment: BUILD (build folder, default build), DURATION (default 10s), CONNS (default 64).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 BUILD=${BUILD:-build}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 command -v wrk >/dev/null || { echo "bench_http: wrk is missing (scripts/install-deps.sh bench)" >&2; exit 1; }
 
-make -s -j"$(nproc)" BUILD="$BUILD" all >/dev/null
-bin=$PWD/$BUILD/cct
-tmp=$(mktemp -d /tmp/cct-bench-http.XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-pid=""
-cleanup() {
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid"
-        wait "$pid" || true
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_init http
 
 # Logs go to a file as in production (LOG_LEVEL=info: one line per request); LOG_LEVEL=warn
 # measures without them.
-HOST=127.0.0.1 PORT=$port DATA_DIR=$tmp/data WORKERS=1 LOG_LEVEL=${LOG_LEVEL:-info} "$bin" serve 2>"$tmp/serve.log" &
-pid=$!
-url=http://127.0.0.1:$port
-for _ in $(seq 100); do curl -fs "$url/healthz" >/dev/null && break; sleep 0.1; done
-curl -fs "$url/healthz" >/dev/null || { cat "$tmp/serve.log" >&2; exit 1; }
-
-user=bench$RANDOM$RANDOM
-pass=bench-password-1
-curl -fs -H 'Content-Type: application/json' -o /dev/null \
-    -d "{\"username\":\"$user\",\"email\":\"$user@example.com\",\"password1\":\"$pass\",\"password2\":\"$pass\"}" \
-    "$url/api/auth/signup"
-token=$(curl -fs -H 'Content-Type: application/json' -d "{\"username\":\"$user\",\"password\":\"$pass\"}" \
-    "$url/api/auth/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+bench_serve LOG_LEVEL="${LOG_LEVEL:-info}"
+bench_login
 ffmpeg -hide_banner -loglevel error -y -f lavfi -i sine=frequency=440:duration=0.5 "$tmp/tone.wav"
 id=$(curl -fs -H "Authorization: Bearer $token" -F newFormat=mp3 -F "file=@$tmp/tone.wav" \
     "$url/api/tasks" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')

@@ -8,24 +8,13 @@
 # CONTENT (zero: a sparse file of zeros, default; random: bytes from /dev/urandom).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 BUILD=${BUILD:-build}
 SIZE=${SIZE:-1G}
 CONTENT=${CONTENT:-zero}
 
-make -s -j"$(nproc)" BUILD="$BUILD" all >/dev/null
-bin=$PWD/$BUILD/cct
-tmp=$(mktemp -d /tmp/cct-bench-upload.XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-pid=""
-cleanup() {
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid"
-        wait "$pid" || true
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_init upload
 
 big=$tmp/big.bin
 if [ "$CONTENT" = random ]; then
@@ -36,22 +25,11 @@ else
 fi
 bytes=$(stat -c %s "$big")
 
-HOST=127.0.0.1 PORT=$port DATA_DIR=$tmp/data WORKERS=1 LOG_LEVEL=warn MAX_UPLOAD_MB=4096 \
-    SHUTDOWN_GRACE_SECONDS=5 "$bin" serve 2>"$tmp/serve.log" &
-pid=$!
-url=http://127.0.0.1:$port
-for _ in $(seq 100); do curl -fs "$url/healthz" >/dev/null && break; sleep 0.1; done
-curl -fs "$url/healthz" >/dev/null || { cat "$tmp/serve.log" >&2; exit 1; }
+bench_serve LOG_LEVEL=warn MAX_UPLOAD_MB=4096 SHUTDOWN_GRACE_SECONDS=5
 hwm() { awk '/^VmHWM/ {print $2}' "/proc/$pid/status"; }
 at_start=$(hwm)
 
-user=bench$RANDOM$RANDOM
-pass=bench-password-1
-curl -fs -H 'Content-Type: application/json' -o /dev/null \
-    -d "{\"username\":\"$user\",\"email\":\"$user@example.com\",\"password1\":\"$pass\",\"password2\":\"$pass\"}" \
-    "$url/api/auth/signup"
-token=$(curl -fs -H 'Content-Type: application/json' -d "{\"username\":\"$user\",\"password\":\"$pass\"}" \
-    "$url/api/auth/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+bench_login
 
 before=$(hwm) # after sign-up and log-in: argon2id hashing takes its memory once
 # Any file is accepted as "other" and can become an archive: zip is always a valid target.

@@ -1,22 +1,20 @@
 /* db_sqlite.c - users and tasks in one SQLite file (struct db_ops of db.h). Each thread gets its
- * own connection, opened lazily (WAL, busy timeout, foreign keys) with its prepared statements
- * cached; close() closes them all. migrate() applies the SQL files embedded in the binary, each
- * once, in a BEGIN IMMEDIATE transaction, so two processes may run it at the same time. SQLite
- * codes stop here: callers see CCT_EDB (with sqlite3_errmsg), CCT_ECONFLICT or CCT_ENOTFOUND. */
+ * own connection from sqlite_pool.c, opened lazily (WAL, busy timeout, foreign keys) with its
+ * prepared statements cached; close() closes them all. migrate() applies the SQL files embedded in
+ * the binary, each once, in a BEGIN IMMEDIATE transaction, so two processes may run it at the same
+ * time. SQLite codes stop here: callers see CCT_EDB (with sqlite3_errmsg), CCT_ECONFLICT or
+ * CCT_ENOTFOUND. */
 #include "adapters/db.h"
 
-#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "adapters/sqlite_pool.h"
 #include "util/embed.h"
 #include "util/log.h"
-
-#define BUSY_TIMEOUT_MS 5000
 
 /* The migrations, in order; a version is applied at most once. */
 static const struct migration {
@@ -99,171 +97,33 @@ static const char *const st_sql[ST_COUNT] = {
                            "AND finished_at >= started_at",
 };
 
-struct sq_db;
+static const char *const setup_sql[] = {
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL",
+    NULL,
+};
 
-/* One thread's connection and its statements. */
-struct sq_conn {
-    sqlite3 *h;
-    pid_t pid; /* the process that opened it: a forked child must not use it */
-    struct sq_db *db;
-    struct sq_conn *next;
-    sqlite3_stmt *st[ST_COUNT];
+static const struct sqlite_pool_config pool_config = {
+    .module = "db",
+    .noun = "database",
+    .code = CCT_EDB,
+    .setup = setup_sql,
+    .stmts = st_sql,
+    .nstmts = ST_COUNT,
 };
 
 struct sq_db {
     struct db base;
-    char *path;
-    pthread_key_t key;
-    pthread_mutex_t mu; /* guards conns */
-    struct sq_conn *conns;
+    struct sqlite_pool *pool; /* one connection per thread */
 };
 
 static const struct db_ops sqlite_ops;
 
-/* ---- connections ---- */
-
-static void conn_free(struct sq_conn *c)
-{
-    if (!c)
-        return;
-    for (int i = 0; i < ST_COUNT; i++)
-        sqlite3_finalize(c->st[i]);
-    sqlite3_close_v2(c->h);
-    free(c);
-}
-
-/* Thread-exit destructor: the thread's connection leaves the list and closes. */
-static void conn_release(void *p)
-{
-    struct sq_conn *c = p;
-    struct sq_db *d = c->db;
-    pthread_mutex_lock(&d->mu);
-    for (struct sq_conn **pp = &d->conns; *pp; pp = &(*pp)->next) {
-        if (*pp == c) {
-            *pp = c->next;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&d->mu);
-    if (c->pid == getpid())
-        conn_free(c);
-}
-
-static cct_err conn_exec(sqlite3 *h, const char *sql, struct cct_error *err)
-{
-    int rc;
-    for (int tries = 0;; tries++) {
-        rc = sqlite3_exec(h, sql, NULL, NULL, NULL);
-        /* switching to WAL needs a moment alone with the file; busy_timeout covers most cases */
-        if ((rc & 0xff) != SQLITE_BUSY || tries >= 50)
-            break;
-        usleep(20000);
-    }
-    if (rc != SQLITE_OK)
-        return cct_error_set(err, CCT_EDB, "database setup failed: %s", sqlite3_errmsg(h));
-    return CCT_OK;
-}
-
-static cct_err conn_open(struct sq_db *d, struct sq_conn **out, struct cct_error *err)
-{
-    cct_err ret = CCT_OK;
-    struct sq_conn *c = calloc(1, sizeof *c);
-    if (!c)
-        return cct_error_set(err, CCT_ENOMEM, "out of memory opening the database");
-    c->db = d;
-    c->pid = getpid();
-    int rc = sqlite3_open_v2(d->path, &c->h,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-                                 SQLITE_OPEN_EXRESCODE,
-                             NULL);
-    if (rc != SQLITE_OK) {
-        ret = cct_error_set(err, CCT_EDB, "cannot open database %.200s: %s", d->path,
-                            c->h ? sqlite3_errmsg(c->h) : sqlite3_errstr(rc));
-        goto out;
-    }
-    sqlite3_extended_result_codes(c->h, 1);
-    sqlite3_busy_timeout(c->h, BUSY_TIMEOUT_MS);
-    if ((ret = conn_exec(c->h, "PRAGMA journal_mode = WAL", err)) ||
-        (ret = conn_exec(c->h, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", err)))
-        goto out;
-out:
-    if (ret) {
-        conn_free(c);
-        c = NULL;
-    }
-    *out = c;
-    return ret;
-}
-
-/* The calling thread's connection, opened on first use. */
-static cct_err conn_get(struct sq_db *d, struct sq_conn **out, struct cct_error *err)
-{
-    struct sq_conn *c = pthread_getspecific(d->key);
-    if (c && c->pid == getpid()) {
-        *out = c;
-        return CCT_OK;
-    }
-    /* none yet, or inherited over fork() (then left alone: it belongs to the parent) */
-    cct_err ret = conn_open(d, &c, err);
-    if (ret) {
-        *out = NULL;
-        log_error("db", "event=open_failed msg=\"%s\"", err ? err->msg : "");
-        return ret;
-    }
-    if (pthread_setspecific(d->key, c) != 0) {
-        conn_free(c);
-        *out = NULL;
-        return cct_error_set(err, CCT_ENOMEM, "out of memory opening the database");
-    }
-    pthread_mutex_lock(&d->mu);
-    c->next = d->conns;
-    d->conns = c;
-    pthread_mutex_unlock(&d->mu);
-    *out = c;
-    return CCT_OK;
-}
-
-/* The cached statement `id` of connection c, prepared on first use. */
-static cct_err stmt_get(struct sq_conn *c, enum st_id id, sqlite3_stmt **out, struct cct_error *err)
-{
-    if (!c->st[id]) {
-        int rc =
-            sqlite3_prepare_v3(c->h, st_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->st[id], NULL);
-        if (rc != SQLITE_OK) {
-            c->st[id] = NULL;
-            log_error("db", "event=prepare_failed stmt=%d msg=\"%s\"", (int)id,
-                      sqlite3_errmsg(c->h));
-            return cct_error_set(err, CCT_EDB, "database error: %s", sqlite3_errmsg(c->h));
-        }
-    }
-    *out = c->st[id];
-    return CCT_OK;
-}
-
-/* Connection + statement in one step: the start of every call. */
-static cct_err begin(struct db *db, enum st_id id, struct sq_conn **c, sqlite3_stmt **s,
+/* This thread's connection and the cached statement id: the start of every call. */
+static cct_err begin(struct db *db, enum st_id id, struct sqlite_pool_conn **c, sqlite3_stmt **s,
                      struct cct_error *err)
 {
-    cct_err ret = conn_get((struct sq_db *)db, c, err);
-    if (ret)
-        return ret;
-    return stmt_get(*c, id, s, err);
-}
-
-static void done(sqlite3_stmt *s)
-{
-    if (s) {
-        sqlite3_reset(s);
-        sqlite3_clear_bindings(s);
-    }
-}
-
-/* Logs a failed step and translates it to CCT_EDB. */
-static cct_err fail(struct sq_conn *c, const char *what, struct cct_error *err)
-{
-    log_error("db", "event=query_failed op=%s code=%d msg=\"%s\"", what,
-              sqlite3_extended_errcode(c->h), sqlite3_errmsg(c->h));
-    return cct_error_set(err, CCT_EDB, "database error in %s: %s", what, sqlite3_errmsg(c->h));
+    return sqlite_pool_begin(((struct sq_db *)db)->pool, (int)id, c, s, err);
 }
 
 /* ---- rows ---- */
@@ -314,17 +174,20 @@ static void row_task(sqlite3_stmt *s, struct task *t)
     col_str(s, 15, t->result_key, sizeof t->result_key);
 }
 
-/* Steps s and writes up to max rows into out; *n = written. */
-static cct_err list_rows(struct sq_conn *c, sqlite3_stmt *s, const char *what, int max,
+/* Binds ?2 = max, steps s and writes up to max rows into out (*n = written); resets s. */
+static cct_err list_rows(struct sqlite_pool_conn *c, sqlite3_stmt *s, const char *what, int max,
                          struct task *out, int *n)
 {
-    int rc, i = 0;
+    cct_err ret = CCT_OK;
+    int rc = SQLITE_DONE, i = 0;
+    sqlite3_bind_int(s, 2, max);
     while (i < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
         row_task(s, &out[i++]);
     *n = i;
     if (i < max && rc != SQLITE_DONE)
-        return fail(c, what, NULL);
-    return CCT_OK;
+        ret = sqlite_pool_fail(c, what, NULL);
+    sqlite_pool_done(s);
+    return ret;
 }
 
 static int clamp_progress(int p)
@@ -334,23 +197,25 @@ static int clamp_progress(int p)
 
 /* ---- migrations ---- */
 
-static cct_err migrate_one(struct sq_conn *c, const struct migration *m, struct cct_error *err)
+static cct_err migrate_one(struct sqlite_pool_conn *c, const struct migration *m,
+                           struct cct_error *err)
 {
     cct_err ret = CCT_OK;
+    sqlite3 *h = sqlite_pool_handle(c);
     sqlite3_stmt *s = NULL;
     int in_tx = 0, rc;
 
-    if ((ret = conn_exec(c->h, "BEGIN IMMEDIATE", err)))
+    if ((ret = sqlite_pool_exec(c, "BEGIN IMMEDIATE", err)))
         goto out;
     in_tx = 1;
-    if ((ret = conn_exec(c->h,
-                         "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                         "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
-                         err)))
+    if ((ret = sqlite_pool_exec(c,
+                                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+                                err)))
         goto out;
-    if (sqlite3_prepare_v2(c->h, "SELECT 1 FROM schema_migrations WHERE version = ?1", -1, &s,
-                           NULL) != SQLITE_OK) {
-        ret = fail(c, "migrate", err);
+    if (sqlite3_prepare_v2(h, "SELECT 1 FROM schema_migrations WHERE version = ?1", -1, &s, NULL) !=
+        SQLITE_OK) {
+        ret = sqlite_pool_fail(c, "migrate", err);
         goto out;
     }
     sqlite3_bind_int(s, 1, m->version);
@@ -358,27 +223,27 @@ static cct_err migrate_one(struct sq_conn *c, const struct migration *m, struct 
     if (rc == SQLITE_ROW)
         goto out; /* already applied */
     if (rc != SQLITE_DONE) {
-        ret = fail(c, "migrate", err);
+        ret = sqlite_pool_fail(c, "migrate", err);
         goto out;
     }
     sqlite3_finalize(s);
     s = NULL;
-    if (sqlite3_exec(c->h, m->sql, NULL, NULL, NULL) != SQLITE_OK) {
-        ret = cct_error_set(err, CCT_EDB, "migration %03d failed: %s", m->version,
-                            sqlite3_errmsg(c->h));
+    if (sqlite3_exec(h, m->sql, NULL, NULL, NULL) != SQLITE_OK) {
+        ret =
+            cct_error_set(err, CCT_EDB, "migration %03d failed: %s", m->version, sqlite3_errmsg(h));
         goto out;
     }
-    if (sqlite3_prepare_v2(c->h,
+    if (sqlite3_prepare_v2(h,
                            "INSERT INTO schema_migrations (version, applied_at) "
                            "VALUES (?1, ?2)",
                            -1, &s, NULL) != SQLITE_OK) {
-        ret = fail(c, "migrate", err);
+        ret = sqlite_pool_fail(c, "migrate", err);
         goto out;
     }
     sqlite3_bind_int(s, 1, m->version);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
     if (sqlite3_step(s) != SQLITE_DONE) {
-        ret = fail(c, "migrate", err);
+        ret = sqlite_pool_fail(c, "migrate", err);
         goto out;
     }
     log_info("db", "event=migrated version=%d", m->version);
@@ -386,17 +251,17 @@ out:
     sqlite3_finalize(s);
     if (in_tx) {
         if (ret)
-            sqlite3_exec(c->h, "ROLLBACK", NULL, NULL, NULL);
-        else if ((ret = conn_exec(c->h, "COMMIT", err)))
-            sqlite3_exec(c->h, "ROLLBACK", NULL, NULL, NULL);
+            sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+        else if ((ret = sqlite_pool_exec(c, "COMMIT", err)))
+            sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
     }
     return ret;
 }
 
 static cct_err sq_migrate(struct db *db, struct cct_error *err)
 {
-    struct sq_conn *c;
-    cct_err ret = conn_get((struct sq_db *)db, &c, err);
+    struct sqlite_pool_conn *c;
+    cct_err ret = sqlite_pool_conn(((struct sq_db *)db)->pool, &c, err);
     for (size_t i = 0; !ret && i < sizeof migrations / sizeof migrations[0]; i++)
         ret = migrate_one(c, &migrations[i], err);
     return ret;
@@ -406,7 +271,7 @@ static cct_err sq_migrate(struct db *db, struct cct_error *err)
 
 static cct_err sq_user_create(struct db *db, struct user *u, struct cct_error *err)
 {
-    struct sq_conn *c;
+    struct sqlite_pool_conn *c;
     sqlite3_stmt *s = NULL;
     cct_err ret = begin(db, ST_USER_INSERT, &c, &s, err);
     if (ret)
@@ -419,23 +284,23 @@ static cct_err sq_user_create(struct db *db, struct user *u, struct cct_error *e
     sqlite3_bind_int64(s, 4, u->created_at);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_DONE) {
-        u->id = sqlite3_last_insert_rowid(c->h);
+        u->id = sqlite3_last_insert_rowid(sqlite_pool_handle(c));
     } else if (rc == SQLITE_CONSTRAINT_UNIQUE) {
-        if (strstr(sqlite3_errmsg(c->h), "users.email"))
+        if (strstr(sqlite3_errmsg(sqlite_pool_handle(c)), "users.email"))
             ret = cct_error_set(err, CCT_ECONFLICT, "this e-mail address is already registered");
         else
             ret = cct_error_set(err, CCT_ECONFLICT, "this username is already taken");
     } else {
-        ret = fail(c, "user_create", err);
+        ret = sqlite_pool_fail(c, "user_create", err);
     }
-    done(s);
+    sqlite_pool_done(s);
     return ret;
 }
 
 static cct_err user_one(struct db *db, enum st_id id, const char *name, int64_t uid,
                         struct user *out)
 {
-    struct sq_conn *c;
+    struct sqlite_pool_conn *c;
     sqlite3_stmt *s = NULL;
     if (name && strnlen(name, sizeof out->username) >= sizeof out->username)
         return CCT_ENOTFOUND; /* longer than any stored name */
@@ -452,8 +317,8 @@ static cct_err user_one(struct db *db, enum st_id id, const char *name, int64_t 
     else if (rc == SQLITE_DONE)
         ret = CCT_ENOTFOUND;
     else
-        ret = fail(c, "user_get", NULL);
-    done(s);
+        ret = sqlite_pool_fail(c, "user_get", NULL);
+    sqlite_pool_done(s);
     return ret;
 }
 
@@ -471,7 +336,7 @@ static cct_err sq_user_by_id(struct db *db, int64_t id, struct user *out)
 
 static cct_err sq_task_create(struct db *db, struct task *t, struct cct_error *err)
 {
-    struct sq_conn *c;
+    struct sqlite_pool_conn *c;
     sqlite3_stmt *s = NULL;
     cct_err ret = begin(db, ST_TASK_INSERT, &c, &s, err);
     if (ret)
@@ -496,18 +361,18 @@ static cct_err sq_task_create(struct db *db, struct task *t, struct cct_error *e
     BIND_FIELD(s, 15, t->result_key);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_DONE)
-        t->id = sqlite3_last_insert_rowid(c->h);
+        t->id = sqlite3_last_insert_rowid(sqlite_pool_handle(c));
     else if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
         ret = cct_error_set(err, CCT_ENOTFOUND, "the task's user does not exist");
     else
-        ret = fail(c, "task_create", err);
-    done(s);
+        ret = sqlite_pool_fail(c, "task_create", err);
+    sqlite_pool_done(s);
     return ret;
 }
 
 static cct_err sq_task_get(struct db *db, int64_t id, int64_t user_id, struct task *out)
 {
-    struct sq_conn *c;
+    struct sqlite_pool_conn *c;
     sqlite3_stmt *s = NULL;
     cct_err ret = begin(db, ST_TASK_GET, &c, &s, NULL);
     if (ret)
@@ -522,16 +387,16 @@ static cct_err sq_task_get(struct db *db, int64_t id, int64_t user_id, struct ta
     } else if (rc == SQLITE_DONE) {
         ret = CCT_ENOTFOUND;
     } else {
-        ret = fail(c, "task_get", NULL);
+        ret = sqlite_pool_fail(c, "task_get", NULL);
     }
-    done(s);
+    sqlite_pool_done(s);
     return ret;
 }
 
 static cct_err sq_task_list(struct db *db, int64_t user_id, int max, int newest_first,
                             struct task *out, int *n)
 {
-    struct sq_conn *c;
+    struct sqlite_pool_conn *c;
     sqlite3_stmt *s = NULL;
     enum st_id id = user_id ? (newest_first ? ST_TASK_LIST_USER_DESC : ST_TASK_LIST_USER_ASC)
                             : (newest_first ? ST_TASK_LIST_ALL_DESC : ST_TASK_LIST_ALL_ASC);
@@ -543,16 +408,13 @@ static cct_err sq_task_list(struct db *db, int64_t user_id, int max, int newest_
         return ret;
     if (user_id)
         sqlite3_bind_int64(s, 1, user_id);
-    sqlite3_bind_int(s, 2, max);
-    ret = list_rows(c, s, "task_list", max, out, n);
-    done(s);
-    return ret;
+    return list_rows(c, s, "task_list", max, out, n);
 }
 
 static cct_err sq_task_by_filename(struct db *db, int64_t user_id, const char *name,
                                    struct task *out)
 {
-    struct sq_conn *c;
+    struct sqlite_pool_conn *c;
     sqlite3_stmt *s = NULL;
     char stem[sizeof out->file_name];
     char result[sizeof out->file_name + sizeof out->new_format + 8];
@@ -586,29 +448,26 @@ static cct_err sq_task_by_filename(struct db *db, int64_t user_id, const char *n
     }
     if (ret != CCT_OK) {
         if (rc != SQLITE_DONE)
-            ret = fail(c, "task_by_filename", NULL);
+            ret = sqlite_pool_fail(c, "task_by_filename", NULL);
         memset(out, 0, sizeof *out);
     }
-    done(s);
+    sqlite_pool_done(s);
     return ret;
 }
 
 /* Steps a write statement; CCT_ENOTFOUND when it changed no row. */
-static cct_err step_write(struct sq_conn *c, sqlite3_stmt *s, const char *what,
+static cct_err step_write(struct sqlite_pool_conn *c, sqlite3_stmt *s, const char *what,
                           struct cct_error *err)
 {
-    cct_err ret = CCT_OK;
-    if (sqlite3_step(s) != SQLITE_DONE)
-        ret = fail(c, what, err);
-    else if (sqlite3_changes(c->h) == 0)
+    cct_err ret = sqlite_pool_step_done(c, s, what, err);
+    if (!ret && sqlite3_changes(sqlite_pool_handle(c)) == 0)
         ret = CCT_ENOTFOUND;
-    done(s);
     return ret;
 }
 
 static cct_err sq_task_update(struct db *db, const struct task *t)
 {
-    struct sq_conn *c;
+    struct sqlite_pool_conn *c;
     sqlite3_stmt *s = NULL;
     cct_err ret = begin(db, ST_TASK_UPDATE, &c, &s, NULL);
     if (ret)
@@ -629,7 +488,7 @@ static cct_err sq_task_update(struct db *db, const struct task *t)
 static cct_err sq_task_transition(struct db *db, int64_t id, enum task_status from,
                                   enum task_status to)
 {
-    struct sq_conn *c;
+    struct sqlite_pool_conn *c;
     sqlite3_stmt *s = NULL;
     cct_err ret = begin(db, ST_TASK_TRANSITION, &c, &s, NULL);
     if (ret)
@@ -642,7 +501,7 @@ static cct_err sq_task_transition(struct db *db, int64_t id, enum task_status fr
 
 static cct_err sq_task_set_progress(struct db *db, int64_t id, int progress)
 {
-    struct sq_conn *c;
+    struct sqlite_pool_conn *c;
     sqlite3_stmt *s = NULL;
     cct_err ret = begin(db, ST_TASK_PROGRESS, &c, &s, NULL);
     if (ret)
@@ -654,7 +513,7 @@ static cct_err sq_task_set_progress(struct db *db, int64_t id, int progress)
 
 static cct_err sq_task_delete(struct db *db, int64_t id)
 {
-    struct sq_conn *c;
+    struct sqlite_pool_conn *c;
     sqlite3_stmt *s = NULL;
     cct_err ret = begin(db, ST_TASK_DELETE, &c, &s, NULL);
     if (ret)
@@ -665,7 +524,7 @@ static cct_err sq_task_delete(struct db *db, int64_t id)
 
 static cct_err sq_task_count_active(struct db *db, int64_t user_id, int *n)
 {
-    struct sq_conn *c;
+    struct sqlite_pool_conn *c;
     sqlite3_stmt *s = NULL;
     *n = 0;
     cct_err ret =
@@ -677,15 +536,15 @@ static cct_err sq_task_count_active(struct db *db, int64_t user_id, int *n)
     if (sqlite3_step(s) == SQLITE_ROW)
         *n = sqlite3_column_int(s, 0);
     else
-        ret = fail(c, "task_count_active", NULL);
-    done(s);
+        ret = sqlite_pool_fail(c, "task_count_active", NULL);
+    sqlite_pool_done(s);
     return ret;
 }
 
 static cct_err sq_task_list_by_status(struct db *db, enum task_status status, int max,
                                       struct task *out, int *n)
 {
-    struct sq_conn *c;
+    struct sqlite_pool_conn *c;
     sqlite3_stmt *s = NULL;
     *n = 0;
     if (max <= 0)
@@ -694,16 +553,13 @@ static cct_err sq_task_list_by_status(struct db *db, enum task_status status, in
     if (ret)
         return ret;
     sqlite3_bind_text(s, 1, task_status_name(status), -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 2, max);
-    ret = list_rows(c, s, "task_list_by_status", max, out, n);
-    done(s);
-    return ret;
+    return list_rows(c, s, "task_list_by_status", max, out, n);
 }
 
 static cct_err sq_task_list_expiring(struct db *db, int64_t before, int max, struct task *out,
                                      int *n)
 {
-    struct sq_conn *c;
+    struct sqlite_pool_conn *c;
     sqlite3_stmt *s = NULL;
     *n = 0;
     if (max <= 0)
@@ -712,16 +568,13 @@ static cct_err sq_task_list_expiring(struct db *db, int64_t before, int max, str
     if (ret)
         return ret;
     sqlite3_bind_int64(s, 1, before);
-    sqlite3_bind_int(s, 2, max);
-    ret = list_rows(c, s, "task_list_expiring", max, out, n);
-    done(s);
-    return ret;
+    return list_rows(c, s, "task_list_expiring", max, out, n);
 }
 
 static cct_err sq_task_stats(struct db *db, int64_t counts[TASK_STATUS_COUNT], double *conv_seconds,
                              int64_t *conv_count)
 {
-    struct sq_conn *c;
+    struct sqlite_pool_conn *c;
     sqlite3_stmt *s = NULL;
     int rc;
     memset(counts, 0, sizeof(int64_t) * TASK_STATUS_COUNT);
@@ -737,17 +590,17 @@ static cct_err sq_task_stats(struct db *db, int64_t counts[TASK_STATUS_COUNT], d
             counts[st] = sqlite3_column_int64(s, 1);
     }
     if (rc != SQLITE_DONE)
-        ret = fail(c, "task_stats", NULL);
-    done(s);
-    if (ret || (ret = stmt_get(c, ST_TASK_STATS_TIME, &s, NULL)))
+        ret = sqlite_pool_fail(c, "task_stats", NULL);
+    sqlite_pool_done(s);
+    if (ret || (ret = sqlite_pool_stmt(c, ST_TASK_STATS_TIME, &s, NULL)))
         return ret;
     if (sqlite3_step(s) == SQLITE_ROW) {
         *conv_seconds = sqlite3_column_double(s, 0);
         *conv_count = sqlite3_column_int64(s, 1);
     } else {
-        ret = fail(c, "task_stats", NULL);
+        ret = sqlite_pool_fail(c, "task_stats", NULL);
     }
-    done(s);
+    sqlite_pool_done(s);
     return ret;
 }
 
@@ -758,28 +611,12 @@ static void sq_close(struct db *db)
     struct sq_db *d = (struct sq_db *)db;
     if (!d)
         return;
-    pthread_setspecific(d->key, NULL);
-    pthread_key_delete(d->key);
-    pthread_mutex_lock(&d->mu);
-    struct sq_conn *c = d->conns;
-    d->conns = NULL;
-    pthread_mutex_unlock(&d->mu);
-    pid_t self = getpid();
-    while (c) {
-        struct sq_conn *next = c->next;
-        if (c->pid == self)
-            conn_free(c); /* a parent's connection inherited over fork() is left alone */
-        c = next;
-    }
-    pthread_mutex_destroy(&d->mu);
-    free(d->path);
+    sqlite_pool_destroy(&d->pool);
     free(d);
 }
 
 cct_err db_sqlite_open(const char *path, struct db **out, struct cct_error *err)
 {
-    cct_err ret = CCT_OK;
-    struct sq_conn *c;
     *out = NULL;
     if (!path || !*path || strlen(path) > 4096)
         return cct_error_set(err, CCT_EINVAL, "the SQLite database path is empty or too long");
@@ -787,16 +624,10 @@ cct_err db_sqlite_open(const char *path, struct db **out, struct cct_error *err)
     if (!d)
         return cct_error_set(err, CCT_ENOMEM, "out of memory opening the database");
     d->base.ops = &sqlite_ops;
-    d->path = strdup(path);
-    if (!d->path || pthread_key_create(&d->key, conn_release) != 0) {
-        free(d->path);
+    /* opens this thread's connection now so that a bad path fails at start-up */
+    cct_err ret = sqlite_pool_create(path, &pool_config, &d->pool, err);
+    if (ret)
         free(d);
-        return cct_error_set(err, CCT_ENOMEM, "out of memory opening the database");
-    }
-    pthread_mutex_init(&d->mu, NULL);
-    /* open this thread's connection now so that a bad path fails at start-up */
-    if ((ret = conn_get(d, &c, err)))
-        sq_close(&d->base);
     else
         *out = &d->base;
     return ret;

@@ -2,19 +2,18 @@
  * queue_ops of queue.h). The serve process pushes from many threads, N worker processes pop:
  * a pop takes the oldest waiting job inside BEGIN IMMEDIATE, so each job goes to exactly one
  * worker. A taken job stays in the file, leased to its worker, until acked or requeued. Each
- * thread gets its own connection (WAL, busy timeout) with cached statements. */
+ * thread gets its own connection from sqlite_pool.c (WAL, busy timeout, synchronous FULL) with
+ * cached statements. */
 #include "adapters/queue.h"
 
-#include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "util/log.h"
+#include "adapters/sqlite_pool.h"
 
-#define BUSY_TIMEOUT_MS 5000
 #define POLL_FIRST_MS 5
 #define POLL_MAX_MS 100
 
@@ -60,157 +59,49 @@ static const char *const qst_sql[QST_COUNT] = {
                   "FROM jobs",
 };
 
-struct local_queue;
+/* synchronous FULL: an accepted job survives a power cut */
+static const char *const setup_sql[] = {
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = FULL",
+    schema_sql,
+    NULL,
+};
 
-struct lq_conn {
-    sqlite3 *h;
-    pid_t pid; /* a connection inherited over fork() is the parent's: never used */
-    struct local_queue *q;
-    struct lq_conn *next;
-    sqlite3_stmt *st[QST_COUNT];
+static const struct sqlite_pool_config pool_config = {
+    .module = "queue",
+    .noun = "queue",
+    .code = CCT_EQUEUE,
+    .setup = setup_sql,
+    .stmts = qst_sql,
+    .nstmts = QST_COUNT,
 };
 
 struct local_queue {
     struct queue base;
-    char *path;
-    pthread_key_t key;
-    pthread_mutex_t mu; /* guards conns */
-    struct lq_conn *conns;
+    struct sqlite_pool *pool; /* one connection per thread */
 };
 
 static const struct queue_ops local_ops;
 
-/* ---- connections ---- */
-
-static void conn_free(struct lq_conn *c)
+/* This thread's connection and the cached statement id: the start of every call. */
+static cct_err begin(struct queue *queue, enum qst_id id, struct sqlite_pool_conn **c,
+                     sqlite3_stmt **s)
 {
-    if (!c)
-        return;
-    for (int i = 0; i < QST_COUNT; i++)
-        sqlite3_finalize(c->st[i]);
-    sqlite3_close_v2(c->h);
-    free(c);
+    return sqlite_pool_begin(((struct local_queue *)queue)->pool, (int)id, c, s, NULL);
 }
 
-static void conn_release(void *p)
+/* Runs a statement without result rows, ?1..?n bound to the n values of args. */
+static cct_err run(struct queue *queue, enum qst_id id, const char *what, int n,
+                   const int64_t *args)
 {
-    struct lq_conn *c = p;
-    struct local_queue *q = c->q;
-    pthread_mutex_lock(&q->mu);
-    for (struct lq_conn **pp = &q->conns; *pp; pp = &(*pp)->next) {
-        if (*pp == c) {
-            *pp = c->next;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&q->mu);
-    if (c->pid == getpid())
-        conn_free(c);
-}
-
-static cct_err conn_exec(sqlite3 *h, const char *sql, struct cct_error *err)
-{
-    int rc;
-    for (int tries = 0;; tries++) {
-        rc = sqlite3_exec(h, sql, NULL, NULL, NULL);
-        if ((rc & 0xff) != SQLITE_BUSY || tries >= 50)
-            break;
-        usleep(20000);
-    }
-    if (rc != SQLITE_OK)
-        return cct_error_set(err, CCT_EQUEUE, "queue setup failed: %s", sqlite3_errmsg(h));
-    return CCT_OK;
-}
-
-static cct_err conn_get(struct local_queue *q, struct lq_conn **out, struct cct_error *err)
-{
-    cct_err ret = CCT_OK;
-    struct lq_conn *c = pthread_getspecific(q->key);
-    if (c && c->pid == getpid()) {
-        *out = c;
-        return CCT_OK;
-    }
-    *out = NULL;
-    if (!(c = calloc(1, sizeof *c)))
-        return cct_error_set(err, CCT_ENOMEM, "out of memory opening the queue");
-    c->q = q;
-    c->pid = getpid();
-    int rc = sqlite3_open_v2(q->path, &c->h,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-                                 SQLITE_OPEN_EXRESCODE,
-                             NULL);
-    if (rc != SQLITE_OK) {
-        ret = cct_error_set(err, CCT_EQUEUE, "cannot open queue %.200s: %s", q->path,
-                            c->h ? sqlite3_errmsg(c->h) : sqlite3_errstr(rc));
-        goto out;
-    }
-    sqlite3_busy_timeout(c->h, BUSY_TIMEOUT_MS);
-    /* synchronous FULL: an accepted job survives a power cut */
-    if ((ret = conn_exec(c->h, "PRAGMA journal_mode = WAL", err)) ||
-        (ret = conn_exec(c->h, "PRAGMA synchronous = FULL", err)) ||
-        (ret = conn_exec(c->h, schema_sql, err)))
-        goto out;
-    if (pthread_setspecific(q->key, c) != 0) {
-        ret = cct_error_set(err, CCT_ENOMEM, "out of memory opening the queue");
-        goto out;
-    }
-    pthread_mutex_lock(&q->mu);
-    c->next = q->conns;
-    q->conns = c;
-    pthread_mutex_unlock(&q->mu);
-out:
-    if (ret) {
-        log_error("queue", "event=open_failed msg=\"%s\"", err ? err->msg : "");
-        conn_free(c);
-        c = NULL;
-    }
-    *out = c;
-    return ret;
-}
-
-static cct_err begin(struct queue *queue, enum qst_id id, struct lq_conn **c, sqlite3_stmt **s)
-{
-    cct_err ret = conn_get((struct local_queue *)queue, c, NULL);
-    if (ret)
-        return ret;
-    if (!(*c)->st[id] && sqlite3_prepare_v3((*c)->h, qst_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-                                            &(*c)->st[id], NULL) != SQLITE_OK) {
-        (*c)->st[id] = NULL;
-        log_error("queue", "event=prepare_failed stmt=%d msg=\"%s\"", (int)id,
-                  sqlite3_errmsg((*c)->h));
-        return CCT_EQUEUE;
-    }
-    *s = (*c)->st[id];
-    return CCT_OK;
-}
-
-static void done(sqlite3_stmt *s)
-{
-    if (s) {
-        sqlite3_reset(s);
-        sqlite3_clear_bindings(s);
-    }
-}
-
-static cct_err fail(struct lq_conn *c, const char *what)
-{
-    log_error("queue", "event=query_failed op=%s code=%d msg=\"%s\"", what,
-              sqlite3_extended_errcode(c->h), sqlite3_errmsg(c->h));
-    return CCT_EQUEUE;
-}
-
-/* Runs a statement without results (BEGIN, COMMIT, ...). */
-static cct_err run(struct queue *queue, enum qst_id id, const char *what)
-{
-    struct lq_conn *c;
+    struct sqlite_pool_conn *c;
     sqlite3_stmt *s = NULL;
     cct_err ret = begin(queue, id, &c, &s);
     if (ret)
         return ret;
-    if (sqlite3_step(s) != SQLITE_DONE)
-        ret = fail(c, what);
-    done(s);
-    return ret;
+    for (int i = 0; i < n; i++)
+        sqlite3_bind_int64(s, i + 1, (sqlite3_int64)args[i]);
+    return sqlite_pool_step_done(c, s, what, NULL);
 }
 
 static int64_t now_ms(void)
@@ -224,23 +115,14 @@ static int64_t now_ms(void)
 
 static cct_err lq_push(struct queue *queue, int64_t task_id)
 {
-    struct lq_conn *c;
-    sqlite3_stmt *s = NULL;
-    cct_err ret = begin(queue, QST_PUSH, &c, &s);
-    if (ret)
-        return ret;
-    sqlite3_bind_int64(s, 1, task_id);
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
-    if (sqlite3_step(s) != SQLITE_DONE)
-        ret = fail(c, "push");
-    done(s);
-    return ret;
+    const int64_t args[] = {task_id, (int64_t)time(NULL)};
+    return run(queue, QST_PUSH, "push", 2, args);
 }
 
 /* 1 when some job is waiting: a plain read, so that idle workers do not take the write lock. */
 static cct_err any_waiting(struct queue *queue, int *yes)
 {
-    struct lq_conn *c;
+    struct sqlite_pool_conn *c;
     sqlite3_stmt *s = NULL;
     *yes = 0;
     cct_err ret = begin(queue, QST_PEEK, &c, &s);
@@ -249,19 +131,19 @@ static cct_err any_waiting(struct queue *queue, int *yes)
     if (sqlite3_step(s) == SQLITE_ROW)
         *yes = sqlite3_column_int(s, 0);
     else
-        ret = fail(c, "pop");
-    done(s);
+        ret = sqlite_pool_fail(c, "pop", NULL);
+    sqlite_pool_done(s);
     return ret;
 }
 
 /* One attempt: takes the oldest waiting job for owner; *task_id = 0 when there is none. */
 static cct_err take_one(struct queue *queue, pid_t owner, int64_t *task_id)
 {
-    struct lq_conn *c;
+    struct sqlite_pool_conn *c;
     sqlite3_stmt *s = NULL;
     int rc;
     *task_id = 0;
-    cct_err ret = run(queue, QST_BEGIN, "pop");
+    cct_err ret = run(queue, QST_BEGIN, "pop", 0, NULL);
     if (ret)
         return ret;
     if ((ret = begin(queue, QST_TAKE, &c, &s)))
@@ -274,14 +156,14 @@ static cct_err take_one(struct queue *queue, pid_t owner, int64_t *task_id)
         rc = sqlite3_step(s);
     }
     if (rc != SQLITE_DONE)
-        ret = fail(c, "pop");
-    done(s);
+        ret = sqlite_pool_fail(c, "pop", NULL);
+    sqlite_pool_done(s);
 out:
     if (!ret)
-        ret = run(queue, QST_COMMIT, "pop");
+        ret = run(queue, QST_COMMIT, "pop", 0, NULL);
     if (ret) {
         *task_id = 0;
-        run(queue, QST_ROLLBACK, "pop");
+        run(queue, QST_ROLLBACK, "pop", 0, NULL);
     }
     return ret;
 }
@@ -313,21 +195,12 @@ static cct_err lq_pop(struct queue *queue, pid_t owner, int timeout_ms, int64_t 
 
 static cct_err lq_ack(struct queue *queue, int64_t task_id)
 {
-    struct lq_conn *c;
-    sqlite3_stmt *s = NULL;
-    cct_err ret = begin(queue, QST_ACK, &c, &s);
-    if (ret)
-        return ret;
-    sqlite3_bind_int64(s, 1, task_id);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        ret = fail(c, "ack");
-    done(s);
-    return ret;
+    return run(queue, QST_ACK, "ack", 1, &task_id);
 }
 
 static cct_err lq_requeue_stale(struct queue *queue, pid_t dead_owner, int *n)
 {
-    struct lq_conn *c;
+    struct sqlite_pool_conn *c;
     sqlite3_stmt *s = NULL;
     *n = 0;
     cct_err ret = begin(queue, dead_owner ? QST_REQUEUE_OWNER : QST_REQUEUE_ALL, &c, &s);
@@ -335,17 +208,14 @@ static cct_err lq_requeue_stale(struct queue *queue, pid_t dead_owner, int *n)
         return ret;
     if (dead_owner)
         sqlite3_bind_int64(s, 1, (sqlite3_int64)dead_owner);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        ret = fail(c, "requeue_stale");
-    else
-        *n = sqlite3_changes(c->h);
-    done(s);
+    if (!(ret = sqlite_pool_step_done(c, s, "requeue_stale", NULL)))
+        *n = sqlite3_changes(sqlite_pool_handle(c));
     return ret;
 }
 
 static cct_err lq_depth(struct queue *queue, int64_t *waiting, int64_t *taken)
 {
-    struct lq_conn *c;
+    struct sqlite_pool_conn *c;
     sqlite3_stmt *s = NULL;
     *waiting = *taken = 0;
     cct_err ret = begin(queue, QST_DEPTH, &c, &s);
@@ -355,9 +225,9 @@ static cct_err lq_depth(struct queue *queue, int64_t *waiting, int64_t *taken)
         *waiting = sqlite3_column_int64(s, 0);
         *taken = sqlite3_column_int64(s, 1);
     } else {
-        ret = fail(c, "depth");
+        ret = sqlite_pool_fail(c, "depth", NULL);
     }
-    done(s);
+    sqlite_pool_done(s);
     return ret;
 }
 
@@ -366,27 +236,12 @@ static void lq_close(struct queue *queue)
     struct local_queue *q = (struct local_queue *)queue;
     if (!q)
         return;
-    pthread_setspecific(q->key, NULL);
-    pthread_key_delete(q->key);
-    pthread_mutex_lock(&q->mu);
-    struct lq_conn *c = q->conns;
-    q->conns = NULL;
-    pthread_mutex_unlock(&q->mu);
-    pid_t self = getpid();
-    while (c) {
-        struct lq_conn *next = c->next;
-        if (c->pid == self)
-            conn_free(c);
-        c = next;
-    }
-    pthread_mutex_destroy(&q->mu);
-    free(q->path);
+    sqlite_pool_destroy(&q->pool);
     free(q);
 }
 
 cct_err queue_local_open(const char *path, struct queue **out, struct cct_error *err)
 {
-    struct lq_conn *c;
     *out = NULL;
     if (!path || !*path || strlen(path) > 4096)
         return cct_error_set(err, CCT_EINVAL, "the queue file path is empty or too long");
@@ -394,17 +249,10 @@ cct_err queue_local_open(const char *path, struct queue **out, struct cct_error 
     if (!q)
         return cct_error_set(err, CCT_ENOMEM, "out of memory opening the queue");
     q->base.ops = &local_ops;
-    q->path = strdup(path);
-    if (!q->path || pthread_key_create(&q->key, conn_release) != 0) {
-        free(q->path);
-        free(q);
-        return cct_error_set(err, CCT_ENOMEM, "out of memory opening the queue");
-    }
-    pthread_mutex_init(&q->mu, NULL);
     /* the first connection creates the table, and shows a bad path at start-up */
-    cct_err ret = conn_get(q, &c, err);
+    cct_err ret = sqlite_pool_create(path, &pool_config, &q->pool, err);
     if (ret)
-        lq_close(&q->base);
+        free(q);
     else
         *out = &q->base;
     return ret;

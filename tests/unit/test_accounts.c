@@ -16,42 +16,24 @@
 #include "domain/accounts.h"
 #include "domain/ratelimit.h"
 #include "util/config.h"
+#include "testutil.h"
 
 struct fixture {
     char dir[64];
     struct app app;
 };
 
-static int rm_rf(const char *dir)
-{
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", dir); /* our own mkdtemp name: no quotes */
-    return system(cmd);
-}
-
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
-    struct cct_error err = {0};
-    char msg[256];
-    snprintf(f->dir, sizeof f->dir, "/tmp/cct-acc-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    setenv("DATA_DIR", f->dir, 1);
-    unsetenv("DATABASE_URL");
-    unsetenv("STORAGE_DIR");
-    unsetenv("JWT_SECRET");
-    setenv("LOG_LEVEL", "error", 1);
-    if (config_load(msg, sizeof msg) < 0)
+    if (!f || tu_mkdtemp(f->dir, sizeof f->dir, "acc") < 0 || tu_config_load(f->dir) < 0)
         return -1;
     snprintf(cfg.jwt_secret, sizeof cfg.jwt_secret, "test-secret-0123456789abcdef0123456789");
     cfg.login_attempts = 3;
     cfg.login_window = 600;
     ratelimit_reset();
-    if (app_open(&f->app, 1, &err) != CCT_OK) {
-        fprintf(stderr, "app_open: %s\n", err.msg);
+    if (tu_app_open(&f->app) < 0)
         return -1;
-    }
     *state = f;
     return 0;
 }
@@ -60,7 +42,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     app_close(&f->app);
-    rm_rf(f->dir);
+    tu_rm_tree(f->dir);
     free(f);
     return 0;
 }

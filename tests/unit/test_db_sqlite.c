@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "adapters/db.h"
+#include "testutil.h"
 
 struct fx {
     char dir[64];
@@ -27,10 +28,7 @@ static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
     struct cct_error err = {0};
-    if (!f)
-        return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/cct-test-db-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (!f || tu_mkdtemp(f->dir, sizeof f->dir, "test-db") < 0)
         return -1;
     snprintf(f->path, sizeof f->path, "%s/cct.db", f->dir);
     snprintf(f->url, sizeof f->url, "sqlite:%s", f->path);
@@ -45,14 +43,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    char p[160];
     db_close(&f->db);
-    const char *sfx[] = {"", "-wal", "-shm"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(p, sizeof p, "%s%s", f->path, sfx[i]);
-        unlink(p);
-    }
-    rmdir(f->dir);
+    tu_rm_tree(f->dir);
     free(f);
     return 0;
 }

@@ -14,10 +14,10 @@
 #include <unistd.h>
 
 #include "adapters/queue.h"
+#include "testutil.h"
 
 struct fx {
     char dir[64];
-    char path[128];
     struct queue *q;
 };
 
@@ -25,13 +25,9 @@ static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
     struct cct_error err = {0};
-    if (!f)
-        return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/cct-test-q-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (!f || tu_mkdtemp(f->dir, sizeof f->dir, "test-q") < 0)
         return -1;
     /* through queue_open, as serve and worker do: the file is DATA_DIR/queue.db */
-    snprintf(f->path, sizeof f->path, "%s/queue.db", f->dir);
     if (queue_open("local", f->dir, &f->q, &err)) {
         fprintf(stderr, "setup: %s\n", err.msg);
         return -1;
@@ -43,14 +39,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    char p[160];
     queue_close(&f->q);
-    const char *sfx[] = {"", "-wal", "-shm"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(p, sizeof p, "%s%s", f->path, sfx[i]);
-        unlink(p);
-    }
-    rmdir(f->dir);
+    tu_rm_tree(f->dir);
     free(f);
     return 0;
 }

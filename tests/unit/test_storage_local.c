@@ -15,34 +15,13 @@
 #include <unistd.h>
 
 #include "adapters/storage.h"
+#include "testutil.h"
 
 struct fx {
     char dir[64];
     char root[96];
     struct storage *st;
 };
-
-static int rm_tree(const char *path)
-{
-    struct stat sb;
-    if (lstat(path, &sb) < 0)
-        return 0;
-    if (S_ISDIR(sb.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d && (e = readdir(d))) {
-            char sub[512];
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            rm_tree(sub);
-        }
-        if (d)
-            closedir(d);
-        return rmdir(path);
-    }
-    return unlink(path);
-}
 
 /* Number of entries in a folder (without . and ..), -1 if it does not exist. */
 static int count_entries(const char *path)
@@ -63,10 +42,7 @@ static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
     struct cct_error err = {0};
-    if (!f)
-        return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/cct-test-st-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (!f || tu_mkdtemp(f->dir, sizeof f->dir, "test-st") < 0)
         return -1;
     snprintf(f->root, sizeof f->root, "%s/files", f->dir);
     if (storage_local_open(f->root, &f->st, &err)) {
@@ -81,7 +57,7 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     storage_close(&f->st);
-    rm_tree(f->dir);
+    tu_rm_tree(f->dir);
     free(f);
     return 0;
 }

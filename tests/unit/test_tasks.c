@@ -4,7 +4,6 @@
  * recovery after a restart, and jobs_run's outcomes. */
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,19 +21,13 @@
 #include "domain/jobs.h"
 #include "domain/tasks.h"
 #include "util/config.h"
+#include "testutil.h"
 
 struct fixture {
     char dir[64];
     struct app app;
     int64_t alice, bob;
 };
-
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st, (void)type, (void)ftw;
-    remove(path);
-    return 0;
-}
 
 static int64_t make_user(struct app *app, const char *name)
 {
@@ -52,25 +45,13 @@ static int64_t make_user(struct app *app, const char *name)
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
-    struct cct_error err = {0};
-    char msg[256];
-    snprintf(f->dir, sizeof f->dir, "/tmp/cct-tasks-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    setenv("DATA_DIR", f->dir, 1);
-    unsetenv("DATABASE_URL");
-    unsetenv("STORAGE_DIR");
-    unsetenv("QUEUE_URL");
-    setenv("LOG_LEVEL", "error", 1);
-    if (config_load(msg, sizeof msg) < 0)
+    if (!f || tu_mkdtemp(f->dir, sizeof f->dir, "tasks") < 0 || tu_config_load(f->dir) < 0)
         return -1;
     cfg.max_active_tasks = 5;
     cfg.max_upload_mb = 1;
     cfg.retention_hours = 1;
-    if (app_open(&f->app, 1, &err) != CCT_OK) {
-        fprintf(stderr, "app_open: %s\n", err.msg);
+    if (tu_app_open(&f->app) < 0)
         return -1;
-    }
     f->alice = make_user(&f->app, "alice");
     f->bob = make_user(&f->app, "bob");
     if (f->alice <= 0 || f->bob <= 0)
@@ -83,7 +64,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     app_close(&f->app);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rm_tree(f->dir);
     free(f);
     return 0;
 }
