@@ -78,11 +78,13 @@ def test_document_is_served_verbatim(server):
         "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
 
 
-@pytest.mark.parametrize("method,path", OPERATIONS, ids=[f"{m.upper()} {p}" for m, p in OPERATIONS])
+# DELETE runs last, in test_delete_is_documented_and_answers, so the others have a task to see.
+NON_DELETE = [(m, p) for m, p in OPERATIONS if m != "delete"]
+
+
+@pytest.mark.parametrize("method,path", NON_DELETE, ids=[f"{m.upper()} {p}" for m, p in NON_DELETE])
 def test_every_documented_route_answers(server, world, method, path):
     r = request_for(server, world, method, path)
-    if r is None:
-        pytest.skip("DELETE runs in its own test, after the others")
     assert r.status not in (404, 405), (method, path, r)
     documented = DOC["paths"][path][method]["responses"]
     assert str(r.status) in documented, f"{method} {path} answered {r.status}, documented {list(documented)}"
