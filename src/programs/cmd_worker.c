@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "domain/app.h"
+#include "domain/convert/engines.h"
 #include "services/worker.h"
 #include "util/config.h"
 #include "util/log.h"
@@ -55,6 +56,10 @@ int cmd_worker(int argc, char **argv)
                   cct_err_name(rc), err.msg);
         return 1;
     }
+    /* Load the libav and libvips engines once, so that every job forked from here starts warm. */
+    if ((rc = engines_preload(&err)) != CCT_OK)
+        log_warn("worker", "msg=\"engines not preloaded; jobs will load them\" detail=\"%s\"",
+                 err.msg);
     int status = worker_loop(&app, &stop_flag);
     app_close(&app);
     return status;

@@ -50,7 +50,7 @@ static const struct cfg_row rows[] = {
     INT_ROW("LOGIN_WINDOW_SECONDS", login_window, "900", 1, 86400, "window of the login rate limit"),
     INT_ROW("JOB_TIMEOUT_SECONDS", job_timeout, "900", 1, 86400, "wall-clock limit of one conversion"),
     INT_ROW("JOB_CPU_SECONDS", job_cpu, "1800", 1, 86400, "CPU-time limit of one conversion"),
-    INT_ROW("JOB_MEMORY_MB", job_memory_mb, "2048", 64, 1048576, "address-space limit of one conversion (its libraries alone map ~400 MB)"),
+    INT_ROW("JOB_MEMORY_MB", job_memory_mb, "2048", 64, 1048576, "address-space limit of one conversion (libav and libvips map ~400 MB)"),
     INT_ROW("JOB_OUTPUT_MB", job_output_mb, "4096", 1, 1048576, "largest file a conversion may write"),
     INT_ROW("ARCHIVE_MAX_UNPACKED_MB", archive_max_mb, "8192", 1, 1048576, "most bytes an archive being repacked may expand to"),
     INT_ROW("SHUTDOWN_GRACE_SECONDS", shutdown_grace, "30", 0, 3600, "on SIGTERM, time given to running work"),

@@ -1,14 +1,17 @@
 /* conv.c - the engine's entry points: default limits, format detection from the bytes
  * (libmagic first, then libav or libarchive where the container needs a closer look), and
- * dispatch of a request to the engine for its kind. */
+ * dispatch of a request to the engine for its kind (libav and libvips engines are loaded from
+ * shared objects on first use: engines.c). */
 #include "domain/convert/conv.h"
 
+#include <errno.h>
 #include <magic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "domain/convert/engines.h"
 #include "domain/formats.h"
 #include "util/config.h"
 
@@ -41,20 +44,32 @@ static const char *const archive_mimes[] = {"application/gzip", "application/x-b
                                             "application/x-xz", "application/zstd",
                                             "application/x-tar", "application/x-gtar"};
 
+/* libmagic's failure as our error: ENOMEM stays out-of-memory (the sandbox reports its limit). */
+static cct_err magic_failed(magic_t m, cct_err code, const char *what, struct cct_error *err)
+{
+    int saved = errno; /* libmagic leaves a failed malloc only in errno */
+    int e = m && magic_errno(m) ? magic_errno(m) : saved;
+    const char *msg = m ? magic_error(m) : NULL;
+    if (e == ENOMEM || (!msg && saved == ENOMEM))
+        return cct_error_set(err, CCT_ENOMEM, "%s: out of memory", what);
+    return cct_error_set(err, code, "%s: %s", what, msg ? msg : (e ? strerror(e) : "unknown error"));
+}
+
 static cct_err magic_mime(const char *path, char *mime, size_t n, struct cct_error *err)
 {
     magic_t m = magic_open(MAGIC_MIME_TYPE | MAGIC_NO_CHECK_ELF | MAGIC_NO_CHECK_CDF | MAGIC_ERROR);
     if (!m)
-        return cct_error_set(err, CCT_ENOMEM, "cannot start libmagic");
+        return magic_failed(NULL, CCT_EINTERNAL, "cannot start libmagic", err);
     cct_err rc = CCT_OK;
     const char *r = NULL;
     if (magic_load(m, NULL) != 0) {
-        rc = cct_error_set(err, CCT_EINTERNAL, "libmagic: %s", magic_error(m));
+        rc = magic_failed(m, CCT_EINTERNAL, "cannot load libmagic's database", err);
         goto out;
     }
+    errno = 0;
     r = magic_file(m, path);
     if (!r) {
-        rc = cct_error_set(err, CCT_EIO, "cannot read the file: %s", magic_error(m));
+        rc = magic_failed(m, CCT_EIO, "cannot read the file", err);
         goto out;
     }
     snprintf(mime, n, "%s", r);
@@ -85,7 +100,7 @@ cct_err conv_detect(const char *path, char *fmt, size_t n, struct cct_error *err
             return conv_archive_detect(path, fmt, n, err);
     for (size_t i = 0; i < sizeof av_prefixes / sizeof av_prefixes[0]; i++)
         if (strncmp(mime, av_prefixes[i], strlen(av_prefixes[i])) == 0)
-            return conv_av_detect(path, fmt, n, err);
+            return engine_av_detect(path, fmt, n, err);
     return CCT_OK; /* any other file: "other", which can still be archived */
 }
 
@@ -99,6 +114,6 @@ cct_err conv_run(const struct conv_request *r, struct cct_error *err)
     if (to->kind == FMT_ARCHIVE)
         return conv_archive_run(r, err);
     if (from->kind == FMT_IMAGE)
-        return conv_image_run(r, err);
-    return conv_av_run(r, err); /* audio, video, video -> animated gif */
+        return engine_image_run(r, err);
+    return engine_av_run(r, err); /* audio, video, video -> animated gif */
 }

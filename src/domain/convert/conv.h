@@ -65,7 +65,8 @@ cct_err conv_archive_detect(const char *path, char *fmt, size_t n, struct cct_er
  * image sequences or anything else that refers to other files or to the network. */
 extern const char conv_av_demuxers[];
 
-/* The engines behind conv_run, one per kind. */
+/* The engines behind conv_run, one per kind. conv_av_* and conv_image_run live in the shared
+ * objects cct-av.so and cct-image.so; call them through engines.h. */
 cct_err conv_av_run(const struct conv_request *r, struct cct_error *err);
 cct_err conv_image_run(const struct conv_request *r, struct cct_error *err);
 cct_err conv_archive_run(const struct conv_request *r, struct cct_error *err);
