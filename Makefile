@@ -94,7 +94,7 @@ test:
 	bash scripts/test.sh
 
 format-check:
-	clang-format --dry-run --Werror $(SRC) $(wildcard src/*/*.h src/*/*/*.h)
+	clang-format --style=file --dry-run --Werror $(shell find src tests/unit -name '*.[ch]' | sort)
 
 clean:
 	rm -rf build build-asan

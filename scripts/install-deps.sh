@@ -10,7 +10,7 @@ build=(build-essential pkg-config
     libmicrohttpd-dev libjansson-dev libsodium-dev libjwt-dev libsqlite3-dev libpq-dev libhiredis-dev
     libavformat-dev libavcodec-dev libavfilter-dev libswresample-dev libswscale-dev libavutil-dev
     libvips-dev libarchive-dev libmagic-dev libcurl4-openssl-dev libseccomp-dev)
-testing=(libcmocka-dev ffmpeg libvips-tools libarchive-tools python3 python3-pytest curl file
+testing=(libcmocka-dev clang-format ffmpeg libvips-tools libarchive-tools python3 python3-pytest curl file
     sqlite3 zstd xz-utils bzip2 p7zip-full)
 bench=(wrk hyperfine time)
 

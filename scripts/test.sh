@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh test
 jobs=$(nproc)
 
+make -s format-check
 make -j"$jobs" all
 if [ "${CCT_TEST_QUICK:-0}" != 1 ]; then
     make -j"$jobs" SANITIZE=1 all

@@ -34,7 +34,8 @@ struct db_ops {
     /* Writes status, progress, error, sizes, timestamps and keys of t (by t->id). */
     cct_err (*task_update)(struct db *db, const struct task *t);
     /* Moves t to `to` only if it is now in `from` (a compare-and-set); CCT_ENOTFOUND otherwise. */
-    cct_err (*task_transition)(struct db *db, int64_t id, enum task_status from, enum task_status to);
+    cct_err (*task_transition)(struct db *db, int64_t id, enum task_status from,
+                               enum task_status to);
     cct_err (*task_set_progress)(struct db *db, int64_t id, int progress);
     cct_err (*task_delete)(struct db *db, int64_t id);
     cct_err (*task_count_active)(struct db *db, int64_t user_id, int *n);

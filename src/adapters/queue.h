@@ -34,7 +34,8 @@ struct queue {
 };
 
 /* Opens the queue named by url: "local" (file in data_dir), later "redis://...". */
-cct_err queue_open(const char *url, const char *data_dir, struct queue **out, struct cct_error *err);
+cct_err queue_open(const char *url, const char *data_dir, struct queue **out,
+                   struct cct_error *err);
 void queue_close(struct queue **q);
 
 cct_err queue_local_open(const char *path, struct queue **out, struct cct_error *err);

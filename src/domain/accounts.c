@@ -280,13 +280,11 @@ static uint64_t token_hash(const char *token, size_t len)
 }
 
 /* The cached uid of a token that verified before and has not expired, or 0. */
-static int64_t token_cache_get(const char *token, size_t len, uint64_t h, uint64_t tag,
-                               int64_t now)
+static int64_t token_cache_get(const char *token, size_t len, uint64_t h, uint64_t tag, int64_t now)
 {
     const struct token_cache_entry *e = &token_cache[h % TOKEN_CACHE_SLOTS];
     if (len >= TOKEN_CACHE_LEN || e->hash != h || e->secret_tag != tag || e->len != len ||
-        e->exp <= now ||
-        memcmp(e->token, token, len) != 0)
+        e->exp <= now || memcmp(e->token, token, len) != 0)
         return 0;
     return e->uid;
 }

@@ -19,8 +19,8 @@ cct_err accounts_signup(struct app *app, const char *username, const char *passw
  * CCT_EAUTH for a wrong name or password (same message for both), CCT_ERATE when the
  * username or the address has failed too often in LOGIN_WINDOW_SECONDS. */
 cct_err accounts_login(struct app *app, const char *username, const char *password,
-                       const char *client_addr, char *token, size_t token_len,
-                       int64_t *expires_at, struct cct_error *err);
+                       const char *client_addr, char *token, size_t token_len, int64_t *expires_at,
+                       struct cct_error *err);
 
 /* Verifies signature and expiry of a token; sets *user_id. CCT_EAUTH otherwise. */
 cct_err accounts_verify_token(const char *token, int64_t *user_id, struct cct_error *err);

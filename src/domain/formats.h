@@ -10,11 +10,11 @@
 enum fmt_kind { FMT_AUDIO, FMT_VIDEO, FMT_IMAGE, FMT_ARCHIVE, FMT_OTHER };
 
 struct format {
-    const char *name;      /* "mp3": the name used in the API and as the file extension */
+    const char *name; /* "mp3": the name used in the API and as the file extension */
     enum fmt_kind kind;
-    const char *mime;      /* Content-Type of a file in this format */
-    const char *ext;       /* file extension without the dot ("tar.gz") */
-    bool writable;         /* can be a target (some formats are only readable) */
+    const char *mime; /* Content-Type of a file in this format */
+    const char *ext;  /* file extension without the dot ("tar.gz") */
+    bool writable;    /* can be a target (some formats are only readable) */
 };
 
 /* All formats, in display order; *n receives the count. */

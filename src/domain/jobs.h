@@ -10,9 +10,9 @@
 #include "domain/app.h"
 
 enum job_outcome {
-    JOB_DONE,      /* processed or failed for good: ack the queue */
-    JOB_GONE,      /* the task was deleted: ack */
-    JOB_RETRY,     /* interrupted by shutdown: leave it for another worker */
+    JOB_DONE,  /* processed or failed for good: ack the queue */
+    JOB_GONE,  /* the task was deleted: ack */
+    JOB_RETRY, /* interrupted by shutdown: leave it for another worker */
 };
 
 /* work_root: folder under which the job gets its private temporary directory. */

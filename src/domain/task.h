@@ -12,7 +12,7 @@ enum task_status {
     TASK_PROCESSING,
     TASK_PROCESSED,
     TASK_FAILED,
-    TASK_EXPIRED,      /* files removed by retention */
+    TASK_EXPIRED, /* files removed by retention */
 };
 #define TASK_STATUS_COUNT 6
 
@@ -25,19 +25,19 @@ int task_status_active(enum task_status s);
 struct task {
     int64_t id;
     int64_t user_id;
-    char file_name[256];        /* the upload's name, sanitised (no path, no control chars) */
-    char original_format[16];   /* detected from the bytes */
+    char file_name[256];      /* the upload's name, sanitised (no path, no control chars) */
+    char original_format[16]; /* detected from the bytes */
     char new_format[16];
-    char preset[16];            /* "" or small|balanced|high */
+    char preset[16]; /* "" or small|balanced|high */
     enum task_status status;
-    int progress;               /* 0..100 */
-    char error[512];            /* why it failed, for the user */
+    int progress;    /* 0..100 */
+    char error[512]; /* why it failed, for the user */
     int64_t original_size;
     int64_t result_size;
-    int64_t created_at;         /* unix seconds; 0 = not yet */
+    int64_t created_at; /* unix seconds; 0 = not yet */
     int64_t started_at;
     int64_t finished_at;
-    char original_key[256];     /* storage keys */
+    char original_key[256]; /* storage keys */
     char result_key[256];
 };
 
@@ -45,7 +45,7 @@ struct user {
     int64_t id;
     char username[64];
     char email[256];
-    char password_hash[128];    /* crypto_pwhash_str output */
+    char password_hash[128]; /* crypto_pwhash_str output */
     int64_t created_at;
 };
 

@@ -41,8 +41,8 @@ enum task_file { TASK_FILE_ORIGINAL, TASK_FILE_RESULT };
 /* Opens a task's original or result for download: *fd (caller closes), *size, the download
  * name and the MIME type. CCT_ENOTFOUND if missing, not the caller's, expired, or the result
  * is not ready. */
-cct_err tasks_open_file(struct app *app, int64_t user_id, int64_t id, enum task_file which,
-                        int *fd, uint64_t *size, char *name, size_t name_len, const char **mime);
+cct_err tasks_open_file(struct app *app, int64_t user_id, int64_t id, enum task_file which, int *fd,
+                        uint64_t *size, char *name, size_t name_len, const char **mime);
 /* The original download path /api/files/{name}: the caller's newest task whose result name
  * (when processed) or file name is `name`; the result is preferred. */
 cct_err tasks_open_by_filename(struct app *app, int64_t user_id, const char *name, int *fd,

@@ -14,11 +14,23 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {.name = "serve", .run = cmd_serve, .usage = "serve", .help = "run the HTTP API and web page (and the workers)"},
+    {.name = "serve",
+     .run = cmd_serve,
+     .usage = "serve",
+     .help = "run the HTTP API and web page (and the workers)"},
     {.name = "worker", .run = cmd_worker, .usage = "worker", .help = "run one conversion worker"},
-    {.name = "convert", .run = cmd_convert, .usage = "convert IN OUT [--preset small|balanced|high] [--to FORMAT]", .help = "convert one file on the command line"},
-    {.name = "migrate", .run = cmd_migrate, .usage = "migrate", .help = "create or upgrade the database schema"},
-    {.name = "formats", .run = cmd_formats, .usage = "formats [--json]", .help = "list formats and what each converts to"},
+    {.name = "convert",
+     .run = cmd_convert,
+     .usage = "convert IN OUT [--preset small|balanced|high] [--to FORMAT]",
+     .help = "convert one file on the command line"},
+    {.name = "migrate",
+     .run = cmd_migrate,
+     .usage = "migrate",
+     .help = "create or upgrade the database schema"},
+    {.name = "formats",
+     .run = cmd_formats,
+     .usage = "formats [--json]",
+     .help = "list formats and what each converts to"},
 };
 
 static void usage(FILE *out)

@@ -27,9 +27,11 @@ struct cfg_row {
     const char *help;
 };
 
+/* clang-format off */
 #define INT_ROW(n, f, d, lo, hi, h) {n, CFG_INT, offsetof(struct cct_config, f), 0, d, lo, hi, h}
 #define STR_ROW(n, f, d, h) \
     {n, CFG_STR, offsetof(struct cct_config, f), sizeof(((struct cct_config *)0)->f), d, 0, 0, h}
+/* clang-format on */
 
 static const struct cfg_row rows[] = {
     STR_ROW("HOST", host, "0.0.0.0", "address to listen on"),
@@ -37,23 +39,37 @@ static const struct cfg_row rows[] = {
     STR_ROW("DATA_DIR", data_dir, "./data", "folder for the database, the secret and the files"),
     STR_ROW("DATABASE_URL", database_url, "", "sqlite:PATH (default sqlite:DATA_DIR/cct.db)"),
     STR_ROW("QUEUE_URL", queue_url, "local", "local (durable, in DATA_DIR/queue.db)"),
-    STR_ROW("STORAGE_DIR", storage_dir, "", "where uploads and results live (default DATA_DIR/files)"),
-    STR_ROW("JWT_SECRET", jwt_secret, "", "HS256 key for tokens (default: generated into DATA_DIR/jwt.secret)"),
+    STR_ROW("STORAGE_DIR", storage_dir, "",
+            "where uploads and results live (default DATA_DIR/files)"),
+    STR_ROW("JWT_SECRET", jwt_secret, "",
+            "HS256 key for tokens (default: generated into DATA_DIR/jwt.secret)"),
     INT_ROW("TOKEN_TTL_SECONDS", token_ttl, "3600", 60, 2592000, "how long a login token is valid"),
-    INT_ROW("MAX_UPLOAD_MB", max_upload_mb, "2048", 1, 1048576, "largest upload accepted (413 above)"),
-    INT_ROW("MAX_ACTIVE_TASKS", max_active_tasks, "10", 1, 100000, "unfinished tasks per user (429 above)"),
-    INT_ROW("RETENTION_HOURS", retention_hours, "24", 1, 8760, "files are deleted this long after upload"),
-    INT_ROW("SWEEP_INTERVAL_SECONDS", sweep_seconds, "60", 1, 86400, "how often the retention sweeper runs"),
-    INT_ROW("WORKERS", workers, "0", 0, 256, "conversion worker processes started by serve (0 = one per core)"),
+    INT_ROW("MAX_UPLOAD_MB", max_upload_mb, "2048", 1, 1048576,
+            "largest upload accepted (413 above)"),
+    INT_ROW("MAX_ACTIVE_TASKS", max_active_tasks, "10", 1, 100000,
+            "unfinished tasks per user (429 above)"),
+    INT_ROW("RETENTION_HOURS", retention_hours, "24", 1, 8760,
+            "files are deleted this long after upload"),
+    INT_ROW("SWEEP_INTERVAL_SECONDS", sweep_seconds, "60", 1, 86400,
+            "how often the retention sweeper runs"),
+    INT_ROW("WORKERS", workers, "0", 0, 256,
+            "conversion worker processes started by serve (0 = one per core)"),
     INT_ROW("HTTP_THREADS", http_threads, "0", 0, 256, "HTTP threads (0 = one per core)"),
-    INT_ROW("LOGIN_MAX_ATTEMPTS", login_attempts, "10", 1, 100000, "failed logins per window, per user and per address"),
-    INT_ROW("LOGIN_WINDOW_SECONDS", login_window, "900", 1, 86400, "window of the login rate limit"),
-    INT_ROW("JOB_TIMEOUT_SECONDS", job_timeout, "900", 1, 86400, "wall-clock limit of one conversion"),
+    INT_ROW("LOGIN_MAX_ATTEMPTS", login_attempts, "10", 1, 100000,
+            "failed logins per window, per user and per address"),
+    INT_ROW("LOGIN_WINDOW_SECONDS", login_window, "900", 1, 86400,
+            "window of the login rate limit"),
+    INT_ROW("JOB_TIMEOUT_SECONDS", job_timeout, "900", 1, 86400,
+            "wall-clock limit of one conversion"),
     INT_ROW("JOB_CPU_SECONDS", job_cpu, "1800", 1, 86400, "CPU-time limit of one conversion"),
-    INT_ROW("JOB_MEMORY_MB", job_memory_mb, "2048", 64, 1048576, "address-space limit of one conversion (libav and libvips map ~400 MB)"),
-    INT_ROW("JOB_OUTPUT_MB", job_output_mb, "4096", 1, 1048576, "largest file a conversion may write"),
-    INT_ROW("ARCHIVE_MAX_UNPACKED_MB", archive_max_mb, "8192", 1, 1048576, "most bytes an archive being repacked may expand to"),
-    INT_ROW("SHUTDOWN_GRACE_SECONDS", shutdown_grace, "30", 0, 3600, "on SIGTERM, time given to running work"),
+    INT_ROW("JOB_MEMORY_MB", job_memory_mb, "2048", 64, 1048576,
+            "address-space limit of one conversion (libav and libvips map ~400 MB)"),
+    INT_ROW("JOB_OUTPUT_MB", job_output_mb, "4096", 1, 1048576,
+            "largest file a conversion may write"),
+    INT_ROW("ARCHIVE_MAX_UNPACKED_MB", archive_max_mb, "8192", 1, 1048576,
+            "most bytes an archive being repacked may expand to"),
+    INT_ROW("SHUTDOWN_GRACE_SECONDS", shutdown_grace, "30", 0, 3600,
+            "on SIGTERM, time given to running work"),
     STR_ROW("LOG_LEVEL", log_level, "info", "debug, info, warn or error"),
 };
 
@@ -137,9 +153,8 @@ int config_load(char *err, size_t errlen)
         snprintf(err, errlen, "config: DATA_DIR is too long");
         return -1;
     }
-    if (!cfg.storage_dir[0] &&
-        snprintf(cfg.storage_dir, sizeof cfg.storage_dir, "%s/files", cfg.data_dir) >=
-            (int)sizeof cfg.storage_dir) {
+    if (!cfg.storage_dir[0] && snprintf(cfg.storage_dir, sizeof cfg.storage_dir, "%s/files",
+                                        cfg.data_dir) >= (int)sizeof cfg.storage_dir) {
         snprintf(err, errlen, "config: DATA_DIR is too long");
         return -1;
     }

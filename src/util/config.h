@@ -11,7 +11,8 @@ struct cct_config {
     char host[128];           /* HOST */
     int64_t port;             /* PORT */
     char data_dir[1024];      /* DATA_DIR */
-    char database_url[1024];  /* DATABASE_URL: sqlite:PATH (default DATA_DIR/cct.db) or postgres://... */
+    char database_url[1024];  /* DATABASE_URL: sqlite:PATH (default DATA_DIR/cct.db) or
+                                 postgres://... */
     char queue_url[1024];     /* QUEUE_URL: local (default) or redis://... */
     char storage_dir[1024];   /* STORAGE_DIR (default DATA_DIR/files) */
     char jwt_secret[256];     /* JWT_SECRET (default: generated once into DATA_DIR/jwt.secret) */

@@ -16,9 +16,21 @@ int log_level_parse(const char *s);
 void log_write(enum log_level lvl, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define log_debug(mod, ...) do { if (log_min_level <= LOG_DEBUG) log_write(LOG_DEBUG, mod, __VA_ARGS__); } while (0)
-#define log_info(mod, ...)  do { if (log_min_level <= LOG_INFO)  log_write(LOG_INFO, mod, __VA_ARGS__); } while (0)
-#define log_warn(mod, ...)  do { if (log_min_level <= LOG_WARN)  log_write(LOG_WARN, mod, __VA_ARGS__); } while (0)
+#define log_debug(mod, ...)                                                                        \
+    do {                                                                                           \
+        if (log_min_level <= LOG_DEBUG)                                                            \
+            log_write(LOG_DEBUG, mod, __VA_ARGS__);                                                \
+    } while (0)
+#define log_info(mod, ...)                                                                         \
+    do {                                                                                           \
+        if (log_min_level <= LOG_INFO)                                                             \
+            log_write(LOG_INFO, mod, __VA_ARGS__);                                                 \
+    } while (0)
+#define log_warn(mod, ...)                                                                         \
+    do {                                                                                           \
+        if (log_min_level <= LOG_WARN)                                                             \
+            log_write(LOG_WARN, mod, __VA_ARGS__);                                                 \
+    } while (0)
 #define log_error(mod, ...) log_write(LOG_ERROR, mod, __VA_ARGS__)
 
 /* Copies s into out (size n) with control characters, quotes, backslashes and non-ASCII

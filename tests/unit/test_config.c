@@ -13,7 +13,7 @@
 #include "util/err.h"
 #include "util/log.h"
 
-static const char *const vars[] = {"PORT", "DATA_DIR", "DATABASE_URL", "STORAGE_DIR",
+static const char *const vars[] = {"PORT",          "DATA_DIR",  "DATABASE_URL", "STORAGE_DIR",
                                    "MAX_UPLOAD_MB", "LOG_LEVEL", "WORKERS"};
 
 static int clear_env(void **state)

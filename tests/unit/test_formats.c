@@ -92,9 +92,12 @@ static void status_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(audio_to_audio_and_archives), cmocka_unit_test(video_targets),
-        cmocka_unit_test(same_format_needs_preset),    cmocka_unit_test(other_files_only_archive),
-        cmocka_unit_test(lookups),                     cmocka_unit_test(result_names),
+        cmocka_unit_test(audio_to_audio_and_archives),
+        cmocka_unit_test(video_targets),
+        cmocka_unit_test(same_format_needs_preset),
+        cmocka_unit_test(other_files_only_archive),
+        cmocka_unit_test(lookups),
+        cmocka_unit_test(result_names),
         cmocka_unit_test(status_names),
     };
     return cmocka_run_group_tests_name("formats", tests, NULL, NULL);

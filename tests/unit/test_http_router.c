@@ -62,10 +62,21 @@ static void placeholders(void **state)
 static void not_found(void **state)
 {
     struct route_match m;
-    const char *paths[] = {"/api/tasks/", "/api/tasks//result", "/api/tasks/1/2",
-                           "/api/tasks/1/result/", "/api/taskss", "/api", "", "api/tasks",
-                           "/healthz/", "/api/files/", "/api/files/a/b", "//", "/API/TASKS",
-                           "/api/tasks/1/resul", "/api/tasks/1/results"};
+    const char *paths[] = {"/api/tasks/",
+                           "/api/tasks//result",
+                           "/api/tasks/1/2",
+                           "/api/tasks/1/result/",
+                           "/api/taskss",
+                           "/api",
+                           "",
+                           "api/tasks",
+                           "/healthz/",
+                           "/api/files/",
+                           "/api/files/a/b",
+                           "//",
+                           "/API/TASKS",
+                           "/api/tasks/1/resul",
+                           "/api/tasks/1/results"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         enum route_result rr = route_find("GET", paths[i], &m);
         if (rr != ROUTE_NOT_FOUND)
@@ -147,8 +158,12 @@ static void id_parameter(void **state)
     struct route_match m;
     struct api_req r;
     int64_t id = 0;
-    const char *bad[] = {"/api/tasks/0", "/api/tasks/-1", "/api/tasks/+1", "/api/tasks/1x",
-                         "/api/tasks/ 1", "/api/tasks/9223372036854775808",
+    const char *bad[] = {"/api/tasks/0",
+                         "/api/tasks/-1",
+                         "/api/tasks/+1",
+                         "/api/tasks/1x",
+                         "/api/tasks/ 1",
+                         "/api/tasks/9223372036854775808",
                          "/api/tasks/99999999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(route_find("GET", bad[i], &m), ROUTE_FOUND);

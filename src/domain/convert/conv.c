@@ -21,7 +21,7 @@ void conv_limits_default(struct conv_limits *l)
     l->wall_seconds = cfg.job_timeout > 0 ? cfg.job_timeout : 900;
     l->memory_bytes = (cfg.job_memory_mb > 0 ? cfg.job_memory_mb : 2048) * 1024 * 1024;
     l->output_bytes = (cfg.job_output_mb > 0 ? cfg.job_output_mb : 4096) * 1024 * 1024;
-    l->max_pixels = 16384LL * 16384;           /* 268 Mpx: larger images are refused */
+    l->max_pixels = 16384LL * 16384; /* 268 Mpx: larger images are refused */
     l->max_unpacked = (cfg.archive_max_mb > 0 ? cfg.archive_max_mb : 8192) * 1024 * 1024;
     l->max_duration_s = 6 * 3600;
 }
@@ -31,17 +31,17 @@ static const struct {
     const char *mime;
     const char *fmt;
 } mime_map[] = {
-    {"image/png", "png"},   {"image/jpeg", "jpg"},       {"image/webp", "webp"},
-    {"image/gif", "gif"},   {"image/bmp", "bmp"},        {"image/x-ms-bmp", "bmp"},
-    {"image/tiff", "tiff"}, {"image/avif", "avif"},      {"image/heic", "heic"},
-    {"image/heif", "heic"}, {"application/zip", "zip"},  {"application/x-7z-compressed", "7z"},
+    {"image/png", "png"},   {"image/jpeg", "jpg"},      {"image/webp", "webp"},
+    {"image/gif", "gif"},   {"image/bmp", "bmp"},       {"image/x-ms-bmp", "bmp"},
+    {"image/tiff", "tiff"}, {"image/avif", "avif"},     {"image/heic", "heic"},
+    {"image/heif", "heic"}, {"application/zip", "zip"}, {"application/x-7z-compressed", "7z"},
 };
 
 /* MIME prefixes that send the file to a closer look. */
 static const char *const av_prefixes[] = {"audio/", "video/", "application/ogg",
                                           "application/octet-stream", "application/vnd.ms-asf"};
-static const char *const archive_mimes[] = {"application/gzip", "application/x-bzip2",
-                                            "application/x-xz", "application/zstd",
+static const char *const archive_mimes[] = {"application/gzip",  "application/x-bzip2",
+                                            "application/x-xz",  "application/zstd",
                                             "application/x-tar", "application/x-gtar"};
 
 /* libmagic's failure as our error: ENOMEM stays out-of-memory (the sandbox reports its limit). */
@@ -52,7 +52,8 @@ static cct_err magic_failed(magic_t m, cct_err code, const char *what, struct cc
     const char *msg = m ? magic_error(m) : NULL;
     if (e == ENOMEM || (!msg && saved == ENOMEM))
         return cct_error_set(err, CCT_ENOMEM, "%s: out of memory", what);
-    return cct_error_set(err, code, "%s: %s", what, msg ? msg : (e ? strerror(e) : "unknown error"));
+    return cct_error_set(err, code, "%s: %s", what,
+                         msg ? msg : (e ? strerror(e) : "unknown error"));
 }
 
 static cct_err magic_mime(const char *path, char *mime, size_t n, struct cct_error *err)

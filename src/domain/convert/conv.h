@@ -15,22 +15,22 @@
 typedef int (*conv_progress_fn)(void *ud, int percent);
 
 struct conv_limits {
-    int64_t cpu_seconds;     /* RLIMIT_CPU */
-    int64_t wall_seconds;    /* killed after this long */
-    int64_t memory_bytes;    /* RLIMIT_AS */
-    int64_t output_bytes;    /* RLIMIT_FSIZE */
-    int64_t max_pixels;      /* largest image/frame area accepted (decompression bombs) */
-    int64_t max_unpacked;    /* largest total an archive may expand to */
-    int64_t max_duration_s;  /* longest media accepted */
+    int64_t cpu_seconds;    /* RLIMIT_CPU */
+    int64_t wall_seconds;   /* killed after this long */
+    int64_t memory_bytes;   /* RLIMIT_AS */
+    int64_t output_bytes;   /* RLIMIT_FSIZE */
+    int64_t max_pixels;     /* largest image/frame area accepted (decompression bombs) */
+    int64_t max_unpacked;   /* largest total an archive may expand to */
+    int64_t max_duration_s; /* longest media accepted */
 };
 
 struct conv_request {
     const char *in_path;
     const char *out_path;
-    const char *from;        /* format name from formats.h, detected by conv_detect() */
+    const char *from; /* format name from formats.h, detected by conv_detect() */
     const char *to;
-    const char *preset;      /* NULL or "" = default; small | balanced | high */
-    const char *work_dir;    /* a private temporary folder for this job (may be NULL in-process) */
+    const char *preset;   /* NULL or "" = default; small | balanced | high */
+    const char *work_dir; /* a private temporary folder for this job (may be NULL in-process) */
     conv_progress_fn progress;
     void *progress_ud;
     struct conv_limits limits;

@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 struct engine {
-    const char *file;  /* shared object name */
-    const char *what;  /* for messages */
+    const char *file; /* shared object name */
+    const char *what; /* for messages */
     void *handle;
 };
 
