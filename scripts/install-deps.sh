@@ -11,7 +11,7 @@ build=(build-essential pkg-config
     libavformat-dev libavcodec-dev libavfilter-dev libswresample-dev libswscale-dev libavutil-dev
     libvips-dev libarchive-dev libmagic-dev libcurl4-openssl-dev libseccomp-dev)
 testing=(libcmocka-dev clang-format ffmpeg libvips-tools libarchive-tools python3 python3-pytest curl file
-    sqlite3 zstd xz-utils bzip2 p7zip-full)
+    sqlite3 zstd xz-utils bzip2 p7zip-full chromium)
 bench=(wrk hyperfine time)
 
 pkgs=("${build[@]}")
@@ -26,6 +26,17 @@ missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+
+# The browser test (tests/browser) runs on Node.js with npm: playwright-core drives Debian's
+# chromium (listed above; /usr/bin/chromium, no browser download). Our machines come with
+# Node.js 20 and its bundled npm (NodeSource's nodejs package, which has no separate npm
+# package), so look for the commands, not for Debian package names: only where a command is
+# missing are Debian's nodejs / npm installed (Debian 12's nodejs is 18, older than
+# playwright-core wants; scripts/test.sh says so if the browser test cannot run on it).
+if [ "$what" != run ]; then
+    command -v node >/dev/null 2>&1 || missing+=(nodejs)
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "install-deps: installing ${missing[*]}" >&2

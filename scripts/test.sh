@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh - what `make test` runs: installs the test packages, builds the normal and the
 # sanitizer (ASan + UBSan) variants, then runs the unit tests (cmocka) and the integration
-# suites (pytest: real `cct serve`, `cct convert`, ffprobe) against each build.
+# suites (pytest: real `cct serve`, `cct convert`, ffprobe) against each build, and once, against
+# the release build, the browser test (tests/browser: Debian's chromium via playwright-core).
 # Set CCT_TEST_QUICK=1 to skip the sanitizer pass while developing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,4 +32,20 @@ for b in "${builds[@]}"; do
     echo "=== integration tests ($b)"
     CCT_BIN=$PWD/$b/cct /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration || status=1
 done
+
+echo "=== browser test (build)"
+# node_modules comes from package-lock.json: reinstalled when missing, or older than the lock, or
+# holding another playwright-core than the lock pins.
+lock_version() { node -p 'require("./package-lock.json").packages["node_modules/playwright-core"].version'; }
+have_version() { node -p 'require("./node_modules/playwright-core/package.json").version' 2>/dev/null || true; }
+if [ "$(node -p 'process.versions.node.split(".")[0] >= 20' 2>/dev/null)" != true ]; then
+    echo "browser test: needs Node.js 20 or newer, found $(node --version 2>/dev/null || echo none)" >&2
+    status=1
+else
+    if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] ||
+        [ "$(have_version)" != "$(lock_version)" ]; then
+        npm ci --no-audit --no-fund || status=1
+    fi
+    CCT_BIN=$PWD/build/cct node --test tests/browser/ || status=1
+fi
 exit $status
