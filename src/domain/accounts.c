@@ -207,6 +207,16 @@ cct_err accounts_login(struct app *app, const char *username, const char *passwo
     return CCT_OK;
 }
 
+cct_err accounts_user_exists(struct app *app, int64_t user_id)
+{
+    struct user u;
+    if (user_id <= 0)
+        return CCT_EAUTH;
+    cct_err rc = app->db->ops->user_by_id(app->db, user_id, &u);
+    sodium_memzero(u.password_hash, sizeof u.password_hash);
+    return rc == CCT_ENOTFOUND ? CCT_EAUTH : rc;
+}
+
 cct_err accounts_issue_token(int64_t user_id, int64_t now, int64_t ttl, char *token, size_t n,
                              int64_t *expires_at)
 {

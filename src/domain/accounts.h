@@ -25,6 +25,10 @@ cct_err accounts_login(struct app *app, const char *username, const char *passwo
 /* Verifies signature and expiry of a token; sets *user_id. CCT_EAUTH otherwise. */
 cct_err accounts_verify_token(const char *token, int64_t *user_id, struct cct_error *err);
 
+/* CCT_OK when user_id names an account that exists, CCT_EAUTH when it does not (deleted: its
+ * tokens are refused), or the database's error. */
+cct_err accounts_user_exists(struct app *app, int64_t user_id);
+
 /* Issues a token for user_id valid until now + ttl (used by login and tests). */
 cct_err accounts_issue_token(int64_t user_id, int64_t now, int64_t ttl, char *token, size_t n,
                              int64_t *expires_at);

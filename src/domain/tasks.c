@@ -191,8 +191,11 @@ cct_err tasks_upload_finish(struct upload *u, const char *file_name, const char 
     t.status = TASK_QUEUED;
     t.original_size = (int64_t)u->size;
     snprintf(t.original_key, sizeof t.original_key, "%s", u->key);
-    if ((rc = app->db->ops->task_create(app->db, &t, err)))
+    if ((rc = app->db->ops->task_create(app->db, &t, err))) {
+        if (rc == CCT_ENOTFOUND) /* the account was deleted during the upload */
+            rc = cct_error_set(err, CCT_EAUTH, "the account of this token no longer exists");
         goto out;
+    }
     stored = 0; /* the task owns the file now */
     if (app->queue->ops->push(app->queue, t.id) != CCT_OK)
         log_warn("tasks", "task=%lld event=queue_push_failed (recovery will queue it)",

@@ -78,6 +78,10 @@ json_t *api_body_object(struct api_req *r, int *queued);
 /* Fetches a required string member; on failure queues a 400 naming the field. */
 const char *api_field_string(struct api_req *r, json_t *obj, const char *name, int *queued);
 
+/* Copies in to out (n > 0) as valid UTF-8, each byte that is not part of a well-formed sequence
+ * replaced by '?'; cut on a character boundary. */
+void api_utf8_clean(const char *in, char *out, size_t n);
+
 /* ISO 8601 UTC ("2024-05-01T12:00:00Z") or JSON null for 0. */
 json_t *api_time(int64_t unix_s);
 /* Formats Content-Disposition for a download name (ASCII fallback + RFC 5987 UTF-8). */

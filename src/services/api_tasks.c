@@ -26,6 +26,7 @@ struct upload_state {
     char new_format[32];
     char preset[32];
     bool has_file_name, has_new_format, has_preset;
+    uint64_t body_bytes; /* the whole body so far, preamble and ignored fields included */
 };
 
 static void fail(struct upload_state *up, cct_err e, const char *msg)
@@ -41,6 +42,12 @@ static void fail(struct upload_state *up, cct_err e, const char *msg)
 static void field_append(struct upload_state *up, const char *name, char *buf, size_t cap,
                          bool *seen, const char *data, uint64_t off, size_t size)
 {
+    if (off == 0 && *seen && buf[0]) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "field \"%s\" must be sent once", name);
+        fail(up, CCT_EINVAL, msg);
+        return;
+    }
     *seen = true;
     if (off + size >= cap || off > strlen(buf)) {
         char msg[96];
@@ -126,6 +133,15 @@ void api_tasks_upload_data(struct api_req *r, const char *data, size_t len)
     struct upload_state *up = r->up;
     if (!up || up->err != CCT_OK)
         return; /* discard the rest after an error */
+    /* The body as a whole is bounded like a declared Content-Length: bytes in a preamble or
+     * in fields we ignore would otherwise stream in for ever. */
+    up->body_bytes += len;
+    if (up->body_bytes > (uint64_t)cfg.max_upload_mb * 1024 * 1024) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "the upload is larger than %" PRId64 " MiB", cfg.max_upload_mb);
+        fail(up, CCT_ELIMIT, msg);
+        return;
+    }
     if (MHD_post_process(up->pp, data, len) != MHD_YES)
         fail(up, CCT_EINVAL, "malformed multipart/form-data body");
 }
@@ -149,17 +165,19 @@ void api_tasks_upload_free(struct api_req *r)
 
 static json_t *task_json(const struct task *t)
 {
-    char self[64], orig[80], res[80];
+    char self[64], orig[80], res[80], name[sizeof t->file_name], error[sizeof t->error];
+    api_utf8_clean(t->file_name, name, sizeof name); /* JSON strings must be UTF-8 */
+    api_utf8_clean(t->error, error, sizeof error);
     snprintf(self, sizeof self, "/api/tasks/%" PRId64, t->id);
     snprintf(orig, sizeof orig, "%s/original", self);
     snprintf(res, sizeof res, "%s/result", self);
     bool done = t->status == TASK_PROCESSED;
     return json_pack(
         "{s:I,s:s,s:s,s:s,s:s?,s:s,s:i,s:s?,s:I,s:o,s:o,s:o,s:o,s:{s:s,s:s,s:s?}}", "id",
-        (json_int_t)t->id, "fileName", t->file_name, "originalFormat", t->original_format,
-        "newFormat", t->new_format, "preset", t->preset[0] ? t->preset : NULL, "status",
-        task_status_name(t->status), "progress", t->progress, "error",
-        t->error[0] ? t->error : NULL, "originalSize", (json_int_t)t->original_size, "resultSize",
+        (json_int_t)t->id, "fileName", name, "originalFormat", t->original_format, "newFormat",
+        t->new_format, "preset", t->preset[0] ? t->preset : NULL, "status",
+        task_status_name(t->status), "progress", t->progress, "error", error[0] ? error : NULL,
+        "originalSize", (json_int_t)t->original_size, "resultSize",
         done ? json_integer(t->result_size) : json_null(), "createdAt", api_time(t->created_at),
         "startedAt", api_time(t->started_at), "finishedAt", api_time(t->finished_at), "links",
         "self", self, "original", orig, "result", done ? res : NULL);
@@ -171,8 +189,12 @@ int api_tasks_create(struct api_req *r)
     int ret = MHD_NO;
     if (!up)
         return api_send_error(r, CCT_EINTERNAL, NULL);
-    MHD_destroy_post_processor(up->pp); /* flushes the last buffered field */
+    /* Flushes the last buffered field; MHD_NO when the body ended before the closing
+     * boundary: a truncated upload (a short Content-Length, a cut stream) is not a file. */
+    enum MHD_Result complete = MHD_destroy_post_processor(up->pp);
     up->pp = NULL;
+    if (complete != MHD_YES)
+        fail(up, CCT_EINVAL, "the multipart/form-data body ends before its closing boundary");
     if (up->err != CCT_OK) {
         ret = api_send_error(r, up->err, up->err_msg);
         goto out;

@@ -36,24 +36,56 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Checks Authorization: Bearer <token>; on failure queues the 401 and returns false. */
+/* Checks Authorization: Bearer <token> (the token of an account that still exists); on failure
+ * queues the 401 and returns false. */
 static bool check_auth(struct api_req *r, int *ret)
 {
     const char *h = api_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
     struct cct_error err = {0};
+    char tok[API_TOKEN_MAX + 1];
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
         *ret = api_send_error(r, CCT_EAUTH, "missing bearer token (Authorization: Bearer <token>)");
         return false;
     }
-    const char *tok = h + 7;
-    while (*tok == ' ')
-        tok++;
-    if (!*tok || strlen(tok) > API_TOKEN_MAX ||
-        accounts_verify_token(tok, &r->user_id, &err) != CCT_OK) {
+    const char *p = h + 7;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t len = strnlen(p, API_TOKEN_MAX + 1);
+    while (len > 0 && len <= API_TOKEN_MAX && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+        len--; /* trailing whitespace is not part of a field value (RFC 9110 5.5) */
+    if (len == 0 || len > API_TOKEN_MAX) {
         *ret = api_send_error(r, CCT_EAUTH, "invalid or expired token");
         return false;
     }
+    memcpy(tok, p, len);
+    tok[len] = '\0';
+    if (accounts_verify_token(tok, &r->user_id, &err) != CCT_OK) {
+        *ret = api_send_error(r, CCT_EAUTH, "invalid or expired token");
+        return false;
+    }
+    /* A signed token outlives nothing: once its account is deleted it is refused. */
+    cct_err rc = accounts_user_exists(r->app, r->user_id);
+    if (rc != CCT_OK) {
+        r->user_id = 0;
+        *ret = api_send_error(r, rc,
+                              rc == CCT_EAUTH ? "the account of this token no longer exists"
+                                              : "cannot check the token; try again later");
+        return false;
+    }
     return true;
+}
+
+/* Counts the Content-Length and Transfer-Encoding header lines of a request. */
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    unsigned *n = cls;
+    (void)kind, (void)value;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        n[0]++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+        n[1]++;
+    return MHD_YES;
 }
 
 /* -1 when absent, -2 when malformed, otherwise the declared body length. */
@@ -95,6 +127,13 @@ static int first_call(struct api_req *r)
     const struct route *rt = r->match.route;
     if (rt->auth && !check_auth(r, &ret))
         return ret;
+    /* Two lengths, or a length and chunking, frame the body two ways (request smuggling
+     * through a proxy that picks the other one): refused. */
+    unsigned framing[2] = {0, 0};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_framing, framing);
+    if (framing[0] > 1 || framing[1] > 1 || (framing[0] && framing[1]))
+        return api_send_error(r, CCT_EINVAL,
+                              "send one Content-Length or Transfer-Encoding: chunked, not both");
     int64_t cl = content_length(r);
     if (cl == -2)
         return api_send_error(r, CCT_EINVAL, "malformed Content-Length");
@@ -174,6 +213,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_YES;
         }
         take_body(r, upload_data, n);
+        if (r->body_too_big) {
+            /* Only a chunked body gets here (a declared length is refused up front): the
+             * answer has to wait for its end, so one that keeps going is cut off. */
+            r->discarded += n;
+            if (r->discarded > 16 * (uint64_t)API_JSON_MAX)
+                return MHD_NO;
+        }
         return MHD_YES;
     }
     if (r->answered)
@@ -200,10 +246,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (r->status)
         metrics_observe(r->match.index, r->status, dur);
     if (log_min_level <= LOG_INFO) {
-        char path[512];
+        char path[512], method[64];
         log_escape(r->url, path, sizeof path);
+        log_escape(r->method, method, sizeof method); /* any token the client sent */
         log_write(LOG_INFO, "http", "req=%llu method=%s path=%s status=%u dur_ms=%.3f bytes=%llu%s",
-                  (unsigned long long)r->id, r->method, path, r->status, (double)dur / 1e6,
+                  (unsigned long long)r->id, method, path, r->status, (double)dur / 1e6,
                   (unsigned long long)r->bytes,
                   toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
     }

@@ -81,9 +81,55 @@ int api_send_json(struct api_req *r, unsigned status, json_t *body)
     return api_send_json_h(r, status, body, NULL, NULL);
 }
 
+/* Length of the well-formed UTF-8 sequence at p (1..4), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+    unsigned char c = p[0];
+    size_t len;
+    uint32_t v, min;
+    if (c < 0x80)
+        return 1;
+    if ((c & 0xe0) == 0xc0)
+        len = 2, v = c & 0x1f, min = 0x80;
+    else if ((c & 0xf0) == 0xe0)
+        len = 3, v = c & 0x0f, min = 0x800;
+    else if ((c & 0xf8) == 0xf0)
+        len = 4, v = c & 0x07, min = 0x10000;
+    else
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80) /* also stops at the NUL */
+            return 0;
+        v = (v << 6) | (p[i] & 0x3f);
+    }
+    return v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) ? 0 : len;
+}
+
+void api_utf8_clean(const char *in, char *out, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)(in ? in : "");
+    size_t o = 0;
+    while (*p) {
+        size_t len = utf8_len(p);
+        if (o + (len ? len : 1) > n - 1)
+            break;
+        if (len) {
+            memcpy(out + o, p, len);
+            o += len;
+            p += len;
+        } else {
+            out[o++] = '?';
+            p++;
+        }
+    }
+    out[o] = '\0';
+}
+
 int api_send_error_status(struct api_req *r, unsigned status, const char *code, const char *msg)
 {
-    json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    char clean[600]; /* messages may quote what the client sent: JSON needs UTF-8 */
+    api_utf8_clean(msg, clean, sizeof clean);
+    json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", clean);
     return api_send_json(r, status, body);
 }
 
@@ -122,6 +168,22 @@ static bool parse_u64(const char **p, uint64_t *out)
     return true;
 }
 
+/* As parse_u64, but a number too large for 64 bits reads as UINT64_MAX (a byte position past
+ * any file, which Range treats as "to the end" or "unsatisfiable", never as malformed). */
+static bool parse_pos(const char **p, uint64_t *out)
+{
+    const char *s = *p;
+    if (parse_u64(p, out))
+        return true;
+    if (*s < '0' || *s > '9')
+        return false;
+    while (*s >= '0' && *s <= '9')
+        s++;
+    *p = s;
+    *out = UINT64_MAX;
+    return true;
+}
+
 /* One "bytes=a-b" range: 1 satisfiable (start..end inclusive), -1 unsatisfiable, 0 ignore
  * (absent, malformed or several ranges: the whole file is sent). */
 static int parse_range(const char *h, uint64_t size, uint64_t *start, uint64_t *end)
@@ -134,7 +196,7 @@ static int parse_range(const char *h, uint64_t size, uint64_t *start, uint64_t *
     uint64_t a = 0, b = 0;
     if (*p == '-') {
         p++;
-        if (!parse_u64(&p, &b) || *p)
+        if (!parse_pos(&p, &b) || *p)
             return 0;
         if (b == 0 || size == 0)
             return -1;
@@ -142,11 +204,11 @@ static int parse_range(const char *h, uint64_t size, uint64_t *start, uint64_t *
         *end = size - 1;
         return 1;
     }
-    if (!parse_u64(&p, &a) || *p != '-')
+    if (!parse_pos(&p, &a) || *p != '-')
         return 0;
     p++;
     bool has_b = *p != '\0';
-    if (has_b && (!parse_u64(&p, &b) || *p || b < a))
+    if (has_b && (!parse_pos(&p, &b) || *p || b < a))
         return 0;
     if (a >= size)
         return -1;
