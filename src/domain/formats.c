@@ -3,6 +3,7 @@
  *   any file (including media) -> archive. With a preset a file may become its own format. */
 #include "domain/formats.h"
 
+#include <stdio.h>
 #include <strings.h>
 
 static const struct format table[] = {
@@ -116,4 +117,31 @@ size_t formats_targets(const char *from, const char **out, size_t cap)
         if (formats_can_convert(from, table[i].name, NULL))
             out[n++] = table[i].name;
     return n;
+}
+
+void formats_explain_refusal(const char *from, const char *to, const char *preset, char *out,
+                             size_t n)
+{
+    const char *targets[64];
+    size_t nt = formats_targets(from, targets, sizeof targets / sizeof targets[0]);
+    char list[400];
+    size_t o = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < nt && o < sizeof list; i++) {
+        int w = snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", targets[i]);
+        if (w < 0)
+            break;
+        o += (size_t)w;
+    }
+    const struct format *t = format_find(to);
+    if (!t) {
+        snprintf(out, n, "unknown target format \"%.16s\"; %s converts to: %s", to, from,
+                 nt ? list : "nothing");
+        return;
+    }
+    const char *same = strcasecmp(from, t->name) == 0 && !(preset && *preset)
+                           ? " (re-encoding to the same format needs a preset)"
+                           : "";
+    snprintf(out, n, "cannot convert %s to %s%s; %s converts to: %s", from, t->name, same, from,
+             nt ? list : "nothing");
 }

@@ -31,6 +31,11 @@ bool formats_can_convert(const char *from, const char *to, const char *preset);
  * order; returns how many. "other" (any file) has only archive targets. */
 size_t formats_targets(const char *from, const char **out, size_t cap);
 
+/* Writes why from -> to is refused and what from converts to, for the user:
+ * "cannot convert mp3 to png; mp3 converts to: wav, ogg, ...". */
+void formats_explain_refusal(const char *from, const char *to, const char *preset, char *out,
+                             size_t n);
+
 /* True for NULL, "", "small", "balanced" and "high". */
 bool preset_valid(const char *preset);
 

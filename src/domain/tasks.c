@@ -122,27 +122,9 @@ static cct_err detect_stored(struct app *app, const char *key, char *fmt, size_t
 static cct_err unsupported(const char *from, const char *to, const char *preset,
                            struct cct_error *err)
 {
-    const char *targets[64];
-    size_t n = formats_targets(from, targets, sizeof targets / sizeof targets[0]);
-    char list[400];
-    size_t o = 0;
-    list[0] = '\0';
-    for (size_t i = 0; i < n && o < sizeof list; i++) {
-        int w = snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", targets[i]);
-        if (w < 0)
-            break;
-        o += (size_t)w;
-    }
-    const struct format *t = format_find(to);
-    const char *same = t && strcasecmp(from, t->name) == 0 && !(preset && *preset)
-                           ? " (re-encoding to the same format needs a preset)"
-                           : "";
-    if (!t)
-        return cct_error_set(err, CCT_EUNSUPPORTED,
-                             "unknown target format \"%.16s\"; %s converts to: %s", to, from,
-                             n ? list : "nothing");
-    return cct_error_set(err, CCT_EUNSUPPORTED, "cannot convert %s to %s%s; %s converts to: %s",
-                         from, t->name, same, from, n ? list : "nothing");
+    char why[sizeof err->msg];
+    formats_explain_refusal(from, to, preset, why, sizeof why);
+    return cct_error_set(err, CCT_EUNSUPPORTED, "%s", why);
 }
 
 cct_err tasks_upload_finish(struct upload *u, const char *file_name, const char *new_format,

@@ -146,31 +146,15 @@ int cmd_convert(int argc, char **argv)
         return 2;
     }
     struct cct_error err = {0};
-    char from[32];
     catch_interrupts();
-    if (conv_detect_sandboxed(in, from, sizeof from, &err) != CCT_OK) {
-        fprintf(stderr, "cct convert: %s: %s\n", in, err.msg);
-        return 1;
-    }
-    if (!formats_can_convert(from, to, preset)) {
-        const char *targets[64];
-        size_t nt = formats_targets(from, targets, 64);
-        fprintf(stderr, "cct convert: cannot convert %s to %s; %s converts to:", from, to, from);
-        for (size_t i = 0; i < nt; i++)
-            fprintf(stderr, "%s %s", i ? "," : "", targets[i]);
-        fprintf(stderr, "\n");
-        return 1;
-    }
     struct bar bar = {
         .tty = isatty(STDERR_FILENO), .last = -1, .start_ms = monotonic_ms(), .shown_s = -1};
-    if (interrupted) { /* during detection, which cannot be cancelled (it is short) */
-        fprintf(stderr, "cct convert: interrupted; %s was not written\n", out);
-        return 128 + interrupted;
-    }
+    /* from = NULL: the sandboxed child detects the input (as far as the target needs), checks
+     * the pair and converts, all in one process. */
     struct conv_request req = {
         .in_path = in,
         .out_path = out,
-        .from = from,
+        .from = NULL,
         .to = to,
         .preset = preset,
         .progress = show_progress,
@@ -185,7 +169,7 @@ int cmd_convert(int argc, char **argv)
         return 128 + interrupted;
     }
     if (rc != CCT_OK) {
-        fprintf(stderr, "cct convert: %s -> %s failed: %s\n", from, to,
+        fprintf(stderr, "cct convert: %s -> %s: %s\n", in, to,
                 err.msg[0] ? err.msg : cct_strerror(rc));
         return 1;
     }

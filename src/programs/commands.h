@@ -8,5 +8,6 @@ int cmd_worker(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_formats(int argc, char **argv);
+int cmd_detect(int argc, char **argv);
 
 #endif

@@ -79,7 +79,8 @@ out:
     return rc;
 }
 
-cct_err conv_detect(const char *path, char *fmt, size_t n, struct cct_error *err)
+/* deep = 0 settles only what packing into an archive needs: an archive (to repack) or not. */
+static cct_err detect(const char *path, int deep, char *fmt, size_t n, struct cct_error *err)
 {
     char mime[128];
     struct stat st;
@@ -92,29 +93,50 @@ cct_err conv_detect(const char *path, char *fmt, size_t n, struct cct_error *err
     if (rc)
         return rc;
     for (size_t i = 0; i < sizeof mime_map / sizeof mime_map[0]; i++)
-        if (strcmp(mime, mime_map[i].mime) == 0) {
+        if (strcmp(mime, mime_map[i].mime) == 0 &&
+            (deep || format_find(mime_map[i].fmt)->kind == FMT_ARCHIVE)) {
             snprintf(fmt, n, "%s", mime_map[i].fmt);
             return CCT_OK;
         }
     for (size_t i = 0; i < sizeof archive_mimes / sizeof archive_mimes[0]; i++)
         if (strcmp(mime, archive_mimes[i]) == 0)
             return conv_archive_detect(path, fmt, n, err);
-    for (size_t i = 0; i < sizeof av_prefixes / sizeof av_prefixes[0]; i++)
+    for (size_t i = 0; deep && i < sizeof av_prefixes / sizeof av_prefixes[0]; i++)
         if (strncmp(mime, av_prefixes[i], strlen(av_prefixes[i])) == 0)
             return engine_av_detect(path, fmt, n, err);
     return CCT_OK; /* any other file: "other", which can still be archived */
 }
 
-cct_err conv_run(const struct conv_request *r, struct cct_error *err)
+cct_err conv_detect(const char *path, char *fmt, size_t n, struct cct_error *err)
 {
-    const struct format *from = format_find(r->from), *to = format_find(r->to);
-    if (!from || !to)
-        return cct_error_set(err, CCT_EUNSUPPORTED, "unknown format %s", from ? r->to : r->from);
-    if (!formats_can_convert(r->from, r->to, r->preset))
-        return cct_error_set(err, CCT_EUNSUPPORTED, "cannot convert %s to %s", r->from, r->to);
+    return detect(path, 1, fmt, n, err);
+}
+
+cct_err conv_run(const struct conv_request *req, struct cct_error *err)
+{
+    struct conv_request r = *req;
+    char detected[32];
+    const struct format *to = format_find(r.to);
+    if (!to)
+        return cct_error_set(err, CCT_EUNSUPPORTED, "unknown format %s", r.to ? r.to : "(none)");
+    if (!r.from || !*r.from) {
+        /* Packing into an archive needs to know only whether the input is an archive. */
+        cct_err rc = detect(r.in_path, to->kind != FMT_ARCHIVE, detected, sizeof detected, err);
+        if (rc)
+            return rc;
+        r.from = detected;
+    }
+    const struct format *from = format_find(r.from);
+    if (!from)
+        return cct_error_set(err, CCT_EUNSUPPORTED, "unknown format %s", r.from);
+    if (!formats_can_convert(r.from, r.to, r.preset)) {
+        char why[sizeof err->msg];
+        formats_explain_refusal(r.from, r.to, r.preset, why, sizeof why);
+        return cct_error_set(err, CCT_EUNSUPPORTED, "%s", why);
+    }
     if (to->kind == FMT_ARCHIVE)
-        return conv_archive_run(r, err);
+        return conv_archive_run(&r, err);
     if (from->kind == FMT_IMAGE)
-        return engine_image_run(r, err);
-    return engine_av_run(r, err); /* audio, video, video -> animated gif */
+        return engine_image_run(&r, err);
+    return engine_av_run(&r, err); /* audio, video, video -> animated gif */
 }

@@ -27,7 +27,8 @@ struct conv_limits {
 struct conv_request {
     const char *in_path;
     const char *out_path;
-    const char *from; /* format name from formats.h, detected by conv_detect() */
+    const char *from; /* format name (formats.h) from conv_detect(); NULL: conv_run detects it,
+                       * only as far as the target needs (an archive target: archive or not) */
     const char *to;
     const char *preset;   /* NULL or "" = default; small | balanced | high */
     const char *work_dir; /* a private temporary folder for this job (may be NULL in-process) */

@@ -8,7 +8,8 @@
  * Assumptions and limits:
  * - The caller is single-threaded when it forks (`cct convert`, the worker processes). The
  *   child calls malloc (libseccomp) and the engines before exec-less work; in a process with
- *   other threads a lock held by one of them at fork time would deadlock the child.
+ *   other threads a lock held by one of them at fork time would deadlock the child. Detection
+ *   in a threaded process (the HTTP server) therefore spawns a fresh `cct detect` instead.
  * - The parent must not have initialised libvips (its thread pool does not survive fork); the
  *   engines initialise their libraries in the child.
  * - SIGCHLD must not be ignored (SIG_IGN reaps children behind our back).
@@ -502,6 +503,8 @@ cct_err conv_run_sandboxed(const struct conv_request *r, struct cct_error *err)
 
 cct_err conv_detect_sandboxed(const char *path, char *fmt, size_t n, struct cct_error *err)
 {
+    if (sandbox_thread_count() != 1) /* see sandbox_spawn.c */
+        return sandbox_detect_spawned(path, fmt, n, err);
     struct conv_request r = {0};
     char answer[sizeof((struct sb_msg *)0)->msg] = "";
     conv_limits_default(&r.limits);

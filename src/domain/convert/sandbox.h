@@ -44,4 +44,11 @@ struct sandbox_end {
 cct_err sandbox_end_error(const struct sandbox_end *e, const struct conv_limits *l,
                           struct cct_error *err);
 
+/* Threads in the calling process (/proc/self/stat), -1 when unknown. */
+int sandbox_thread_count(void);
+
+/* Detection for a process with threads: runs `cct detect --machine PATH` (a fresh, single-
+ * threaded process doing the sandboxed detection) instead of forking this one. */
+cct_err sandbox_detect_spawned(const char *path, char *fmt, size_t n, struct cct_error *err);
+
 #endif
