@@ -98,11 +98,7 @@ static int child_progress(void *ud, int percent)
 static int64_t child_vm_bytes(void)
 {
     char buf[64];
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
+    ssize_t n = sandbox_read_proc("/proc/self/statm", buf, sizeof buf);
     if (n <= 0)
         return -1;
     int64_t pages = 0;

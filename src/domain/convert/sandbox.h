@@ -5,6 +5,7 @@
 #define CCT_SANDBOX_H
 
 #include <sys/resource.h>
+#include <sys/types.h>
 
 #include "domain/convert/conv.h"
 
@@ -43,6 +44,10 @@ struct sandbox_end {
  * their values). Returns CCT_OK only for a child that reported success and exited cleanly. */
 cct_err sandbox_end_error(const struct sandbox_end *e, const struct conv_limits *l,
                           struct cct_error *err);
+
+/* Reads up to n-1 bytes of a /proc file into buf, NUL-terminated; returns the count or -1.
+ * Async-signal-safe (open, read, close only). */
+ssize_t sandbox_read_proc(const char *path, char *buf, size_t n);
 
 /* Threads in the calling process (/proc/self/stat), -1 when unknown. */
 int sandbox_thread_count(void);

@@ -25,17 +25,22 @@ extern char **environ;
 #define SPAWN_ANSWER_MAX 1024
 #define SPAWN_TIMEOUT_MS 90000 /* the detection inside has its own 60 s wall clock */
 
+ssize_t sandbox_read_proc(const char *path, char *buf, size_t n)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t got = read(fd, buf, n - 1);
+    close(fd);
+    buf[got > 0 ? got : 0] = '\0';
+    return got;
+}
+
 int sandbox_thread_count(void)
 {
     char buf[1024];
-    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (sandbox_read_proc("/proc/self/stat", buf, sizeof buf) <= 0)
         return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
     /* field 20 (num_threads), counted after the ")" that ends field 2 (comm) */
     char *p = strrchr(buf, ')');
     for (int field = 2; p && field < 20; field++)
