@@ -183,6 +183,7 @@ enum job_outcome jobs_run(struct app *app, int64_t task_id, const char *work_roo
     ctx.last_write_ms = ctx.last_check_ms = mono_ms();
     struct conv_request req = {
         .in_path = in_path,
+        .name = t.file_name,
         .out_path = out_path,
         .from = t.original_format,
         .to = to->name,

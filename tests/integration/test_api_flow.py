@@ -177,3 +177,21 @@ def test_metrics_count_requests_and_tasks(server, token, tmp_path):
     assert value(r'^cct_tasks\{status="processed"\} (\S+)$') >= 1
     assert value(r'^cct_conversion_seconds_count (\S+)$') >= 1
     assert value(r'^cct_stats_up (\S+)$') == 1
+
+
+def test_archive_entry_keeps_the_uploaded_name(server, token, tmp_path):
+    """Files are stored under opaque keys; the archive's entry is named as the user named it."""
+    import io
+    import zipfile
+
+    src = tmp_path / "Interview take 2.wav"
+    media.make_audio(src, seconds=0.5)
+    r = server.upload(token, src, "zip")
+    assert r.status == 201, r
+    t = server.wait_task(token, task_of(r.json())["id"])
+    assert t["status"] == "processed", t
+    r = server.get(f"/api/tasks/{t['id']}/result", token=token)
+    assert r.status == 200, r
+    with zipfile.ZipFile(io.BytesIO(r.body)) as z:
+        assert z.namelist() == ["Interview take 2.wav"]
+        assert z.read("Interview take 2.wav") == src.read_bytes()

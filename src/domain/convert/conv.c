@@ -79,7 +79,8 @@ out:
     return rc;
 }
 
-/* deep = 0 settles only what packing into an archive needs: an archive (to repack) or not. */
+/* deep = 0 is what packing into an archive needs: whether the input is an archive (to repack),
+ * and what libmagic alone can name; audio and video, which need the libav probe, stay "other". */
 static cct_err detect(const char *path, int deep, char *fmt, size_t n, struct cct_error *err)
 {
     char mime[128];
@@ -93,8 +94,7 @@ static cct_err detect(const char *path, int deep, char *fmt, size_t n, struct cc
     if (rc)
         return rc;
     for (size_t i = 0; i < sizeof mime_map / sizeof mime_map[0]; i++)
-        if (strcmp(mime, mime_map[i].mime) == 0 &&
-            (deep || format_find(mime_map[i].fmt)->kind == FMT_ARCHIVE)) {
+        if (strcmp(mime, mime_map[i].mime) == 0) {
             snprintf(fmt, n, "%s", mime_map[i].fmt);
             return CCT_OK;
         }

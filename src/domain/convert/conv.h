@@ -26,6 +26,8 @@ struct conv_limits {
 
 struct conv_request {
     const char *in_path;
+    const char *name; /* the file's name as its owner knows it (an archive entry is named after
+                       * it); NULL: the last component of in_path */
     const char *out_path;
     const char *from; /* format name (formats.h) from conv_detect(); NULL: conv_run detects it,
                        * only as far as the target needs (an archive target: archive or not) */

@@ -2,9 +2,9 @@
  * zip, 7z, tar.gz, tar.bz2, tar.xz or tar.zst archive, repacks one archive format into another,
  * and tells a tar inside gzip/bzip2/xz/zstd from a lone compressed file (conv_archive_detect).
  *
- * Packing: one entry named after the basename of in_path; when that name has no extension and
- * the detected format is not "other", "." + the format's extension is appended (the server
- * stores uploads under opaque names without one). Data is streamed in 64 KiB blocks.
+ * Packing: one entry named after r->name (the upload's file name in the service) or else the
+ * basename of in_path; when that name has no extension and the detected format is not
+ * "other", "." + the format's extension is appended. Data is streamed in 64 KiB blocks.
  * Compression levels are libarchive's defaults, which are what bsdtar uses: gzip 6, bzip2 9,
  * xz 6, zstd 3, zip deflate 6, 7z LZMA1 level 6.
  *
@@ -122,8 +122,8 @@ static size_t sanitise_name(const char *in, char *out, size_t n)
 /* The entry name for a packed single file; see the file comment. */
 static void single_name(const struct conv_request *r, char *out, size_t n)
 {
-    const char *base = strrchr(r->in_path, '/');
-    base = base ? base + 1 : r->in_path;
+    const char *base = r->name && *r->name ? r->name : r->in_path;
+    base = strrchr(base, '/') ? strrchr(base, '/') + 1 : base;
     char clean[PART_MAX_LEN + 1];
     if (sanitise_name(base, clean, sizeof clean) == 0 || strchr(clean, '/'))
         snprintf(clean, sizeof clean, "file");
