@@ -301,7 +301,8 @@ cct_err http_start(struct app *app, const char *host, int port, int threads,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 1 ? threads : 0),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024), MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)1000, MHD_OPTION_END);
+        (unsigned)cfg.http_max_conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)cfg.http_max_per_ip, MHD_OPTION_END);
     if (!s->daemon) {
         ret = cct_error_set(err, CCT_EIO, "http: cannot listen on %s:%d (in use or not allowed?)",
                             host ? host : "", port);

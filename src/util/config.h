@@ -23,6 +23,8 @@ struct cct_config {
     int64_t sweep_seconds;    /* SWEEP_INTERVAL_SECONDS */
     int64_t workers;          /* WORKERS (0 = one per core) */
     int64_t http_threads;     /* HTTP_THREADS (0 = one per core) */
+    int64_t http_max_conns;   /* HTTP_MAX_CONNECTIONS */
+    int64_t http_max_per_ip;  /* HTTP_MAX_CONNECTIONS_PER_IP (0 = no limit) */
     int64_t login_attempts;   /* LOGIN_MAX_ATTEMPTS per window, per username and per address */
     int64_t login_window;     /* LOGIN_WINDOW_SECONDS */
     int64_t job_timeout;      /* JOB_TIMEOUT_SECONDS wall clock per conversion */

@@ -15,9 +15,10 @@ from conftest import task_id_of, _group_alive
 
 VARIABLES = ["HOST", "PORT", "DATA_DIR", "DATABASE_URL", "QUEUE_URL", "STORAGE_DIR", "JWT_SECRET",
              "TOKEN_TTL_SECONDS", "MAX_UPLOAD_MB", "MAX_ACTIVE_TASKS", "RETENTION_HOURS",
-             "SWEEP_INTERVAL_SECONDS", "WORKERS", "HTTP_THREADS", "LOGIN_MAX_ATTEMPTS",
-             "LOGIN_WINDOW_SECONDS", "JOB_TIMEOUT_SECONDS", "JOB_CPU_SECONDS", "JOB_MEMORY_MB",
-             "JOB_OUTPUT_MB", "SHUTDOWN_GRACE_SECONDS", "LOG_LEVEL"]
+             "SWEEP_INTERVAL_SECONDS", "WORKERS", "HTTP_THREADS", "HTTP_MAX_CONNECTIONS",
+             "HTTP_MAX_CONNECTIONS_PER_IP", "LOGIN_MAX_ATTEMPTS", "LOGIN_WINDOW_SECONDS",
+             "JOB_TIMEOUT_SECONDS", "JOB_CPU_SECONDS", "JOB_MEMORY_MB", "JOB_OUTPUT_MB",
+             "ARCHIVE_MAX_UNPACKED_MB", "SHUTDOWN_GRACE_SECONDS", "LOG_LEVEL"]
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +210,29 @@ def test_retention_sweeper_expires_old_tasks(make_server, tmp_path):
     assert len(set(map(str, files)) - left) == 2, "the aged task's two files should be gone"
     assert s.task(token, young)["status"] == "processed"
     assert s.get(f"/api/tasks/{young}/result", token=token).status == 200
+
+
+def test_one_address_cannot_hold_every_connection(make_server):
+    """Idle connections from one address stop at HTTP_MAX_CONNECTIONS_PER_IP; the next one is
+    refused, and the server answers again as soon as they close."""
+    import socket
+
+    s = make_server(workers=1, HTTP_MAX_CONNECTIONS_PER_IP=3)
+    host, port = s.host, s.port
+    idle = [socket.create_connection((host, port), timeout=5) for _ in range(3)]
+    try:
+        time.sleep(0.3)  # let the server accept them
+        extra = socket.create_connection((host, port), timeout=5)
+        extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        try:
+            answer = extra.recv(100)
+        except (ConnectionResetError, socket.timeout):
+            answer = b""
+        extra.close()
+        assert answer == b"", f"a fourth connection from one address was served: {answer!r}"
+    finally:
+        for c in idle:
+            c.close()
+    time.sleep(0.3)
+    r = s.get("/healthz")
+    assert r.status == 200, r
