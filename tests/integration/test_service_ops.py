@@ -213,26 +213,27 @@ def test_retention_sweeper_expires_old_tasks(make_server, tmp_path):
 
 
 def test_one_address_cannot_hold_every_connection(make_server):
-    """Idle connections from one address stop at HTTP_MAX_CONNECTIONS_PER_IP; the next one is
-    refused, and the server answers again as soon as they close."""
+    """Connections from one address stop at HTTP_MAX_CONNECTIONS_PER_IP: of 8 keep-alive
+    connections at most 3 are served, whatever order the server's threads accept them in, and
+    the server answers again as soon as they close."""
     import socket
 
     s = make_server(workers=1, HTTP_MAX_CONNECTIONS_PER_IP=3)
-    host, port = s.host, s.port
-    idle = [socket.create_connection((host, port), timeout=5) for _ in range(3)]
+    conns = [socket.create_connection((s.host, s.port), timeout=5) for _ in range(8)]
+    answered = 0
     try:
-        time.sleep(0.3)  # let the server accept them
-        extra = socket.create_connection((host, port), timeout=5)
-        extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        try:
-            answer = extra.recv(100)
-        except (ConnectionResetError, socket.timeout):
-            answer = b""
-        extra.close()
-        assert answer == b"", f"a fourth connection from one address was served: {answer!r}"
+        for c in conns:  # keep-alive: a served connection stays open and holds its slot
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        for c in conns:
+            try:
+                if c.recv(12).startswith(b"HTTP/1.1 200"):
+                    answered += 1
+            except (ConnectionResetError, socket.timeout):
+                pass
     finally:
-        for c in idle:
+        for c in conns:
             c.close()
-    time.sleep(0.3)
+    assert 1 <= answered <= 3, f"{answered} of 8 connections from one address were served"
+    time.sleep(0.5)
     r = s.get("/healthz")
     assert r.status == 200, r
