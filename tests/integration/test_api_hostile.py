@@ -125,6 +125,18 @@ def chunked(data, size=8192):
                     for i in range(0, len(data), size)) + b"0\r\n\r\n"
 
 
+def assert_cut_off(c, byte):
+    """Sends 64 KiB chunks of `byte` on c; the server must close it within 8 MiB (of 64 tried)."""
+    chunk = b"%x\r\n" % 65536 + byte * 65536 + b"\r\n"
+    sent = 0
+    with pytest.raises(OSError):
+        while sent < 64 * 1024 * 1024:
+            c.sendall(chunk)
+            sent += 65536
+    c.close()
+    assert sent < 8 * 1024 * 1024, sent
+
+
 def tmp_files(server):
     d = os.path.join(server.data_dir, "files", ".tmp")
     return os.listdir(d) if os.path.isdir(d) else []
@@ -215,14 +227,7 @@ def test_endless_chunked_json_is_cut_off(server):
     """Past the JSON limit a chunked body is read only so far, then the connection closes."""
     c = socket.create_connection((server.host, server.port), timeout=10)
     c.sendall(req("POST", "/api/auth/login", [("Transfer-Encoding", "chunked")])[:-2] + b"\r\n")
-    chunk = b"%x\r\n" % 65536 + b"a" * 65536 + b"\r\n"
-    sent = 0
-    with pytest.raises(OSError):
-        while sent < 64 * 1024 * 1024:
-            c.sendall(chunk)
-            sent += 65536
-    c.close()
-    assert sent < 8 * 1024 * 1024, sent
+    assert_cut_off(c, b"a")
     healthy(server)
 
 
@@ -363,14 +368,7 @@ def test_upload_body_is_bounded(make_server, wav):
     c.sendall(req("POST", "/api/tasks", head)[:-2] + b"\r\n")
     start = part("ignored", b"")[:-2]
     c.sendall(b"%x\r\n" % len(start) + start + b"\r\n")
-    chunk = b"%x\r\n" % 65536 + b"v" * 65536 + b"\r\n"
-    sent = 0
-    with pytest.raises(OSError):
-        while sent < 64 * 1024 * 1024:
-            c.sendall(chunk)
-            sent += 65536
-    c.close()
-    assert sent < 8 * 1024 * 1024, sent
+    assert_cut_off(c, b"v")
     assert wait_for(lambda: tmp_files(s) == [])
     assert s.files() == []
     healthy(s)
